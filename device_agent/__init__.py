@@ -1,0 +1,1 @@
+"""Device agent: ALSA microphone capture, segmentation and store-and-forward uplink."""

@@ -1,0 +1,135 @@
+"""The Flask application: thin routes over the stream handler, publisher and metrics.
+
+Admission to /ws/audio (Origin allowlist, connection slots) happens in `before_request`,
+before the WebSocket upgrade, so a refusal is a plain HTTP answer with a JSON body.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, jsonify, request
+from flask_sock import Sock
+
+from edge_gateway.errors import StreamRefused
+from edge_gateway.events import make_serializer
+from edge_gateway.ingest import UtterancePublisher
+from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
+from edge_gateway.metrics import GatewayMetrics
+from edge_gateway.protocol import Error, encode
+from edge_gateway.publisher import KafkaPublisher
+from edge_gateway.settings import GatewaySettings
+from edge_gateway.stream import INTERNAL_ERROR, StreamHandler
+
+_LOGGER = logging.getLogger(__name__)
+AUDIO_ENDPOINT = "audio_stream"
+RETRY_AFTER_S = 1
+READY_CHECK_TIMEOUT_S = 2.0
+
+
+@dataclass
+class GatewayState:
+    """What the routes share within one worker process."""
+
+    settings: GatewaySettings
+    kafka: KafkaPublisher
+    metrics: GatewayMetrics
+    slots: ConnectionSlots
+    handler: StreamHandler
+
+
+def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
+    metrics = GatewayMetrics()
+    publisher = UtterancePublisher(kafka, make_serializer(settings.schema_registry_url),
+                                   settings.source_service, metrics)
+    state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
+                         StreamHandler(settings.stream_limits, publisher, metrics))
+    app = Flask(__name__)
+    app.extensions["edge_gateway"] = state
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "max_message_size": settings.max_frame_bytes * HARD_FRAME_CEILING_FACTOR}
+    _add_admission(app, state)
+    _add_http_routes(app, state)
+    _add_audio_route(app, state)
+    return app
+
+
+def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(event="error", code=code, message=message, published=False,
+                       retryable=status == 503)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _add_admission(app: Flask, state: GatewayState) -> None:
+    @app.before_request
+    def admit_audio_connection() -> Response | None:
+        if request.endpoint != AUDIO_ENDPOINT:
+            return None
+        allowed = state.settings.allowed_origins
+        origin = request.headers.get("Origin")
+        if allowed and (origin or "").rstrip("/") not in allowed:
+            state.metrics.refused.labels("origin_forbidden").inc()
+            return _refusal(403, "origin_forbidden", "this Origin is not in the gateway's allowlist")
+        if not state.slots.try_acquire():
+            state.metrics.refused.labels("over_capacity").inc()
+            return _refusal(503, "over_capacity",
+                            f"all {state.slots.capacity} audio connections are in use; retry later",
+                            {"Retry-After": str(RETRY_AFTER_S)})
+        g.audio_slot = True
+        state.metrics.active_connections.inc()
+        state.metrics.accepted.inc()
+        return None
+
+    @app.teardown_request
+    def release_audio_slot(_exc: BaseException | None) -> None:
+        if g.pop("audio_slot", False):
+            state.slots.release()
+            state.metrics.active_connections.dec()
+
+
+def _add_http_routes(app: Flask, state: GatewayState) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", active_connections=state.slots.in_use)
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        problem = state.kafka.check_ready(READY_CHECK_TIMEOUT_S)
+        if problem:
+            return jsonify(status="not ready", reason=problem), 503
+        return jsonify(status="ready", topic=state.kafka.topic), 200
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
+
+
+def _add_audio_route(app: Flask, state: GatewayState) -> None:
+    sock = Sock(app)
+
+    @sock.route("/ws/audio", endpoint=AUDIO_ENDPOINT)
+    def audio_stream(ws) -> None:  # type: ignore[no-untyped-def]
+        correlation_id = str(uuid.uuid4())
+        try:
+            state.handler.serve(ws, correlation_id)
+        except Exception:  # the connection's supervisor: log it, tell the client, close
+            _LOGGER.exception("stream failed", extra={"correlation_id": correlation_id})
+            state.metrics.refused.labels("internal_error").inc()
+            _close_after_internal_error(ws, correlation_id)
+
+
+def _close_after_internal_error(ws, correlation_id: str) -> None:  # type: ignore[no-untyped-def]
+    error = Error("internal_error", "the gateway failed; the audio was not published",
+                  published=False, retryable=True, correlation_id=correlation_id)
+    try:
+        ws.send(encode(error))
+        ws.close(INTERNAL_ERROR, "internal_error")
+    except Exception:  # noqa: BLE001 - the socket may be in any state here
+        _LOGGER.debug("could not tell the client about the failure")
+
+
+__all__ = ["create_app", "GatewayState", "StreamRefused"]

@@ -1,0 +1,107 @@
+"""Exceptions of the gateway. Each refusal carries what the client is told.
+
+A `StreamRefused` knows its wire `code`, the WebSocket close code, and whether the
+client may retry the same audio. `published` is always false for a refusal: audio
+that was published is reported with a `published` event, never with an error.
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A setting has a value the gateway cannot run with. The message names the setting."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {message}")
+
+
+class StreamRefused(Exception):
+    """The stream ends without publishing. Sent to the client as an `error` event."""
+
+    code = "refused"
+    close_code = 1008
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(f"{self.code}: {message}")
+
+
+class BadJson(StreamRefused):
+    code, close_code = "bad_json", 1007
+
+
+class BadStart(StreamRefused):
+    code, close_code = "bad_start", 1007
+
+
+class UnknownEvent(StreamRefused):
+    code, close_code = "unknown_event", 1003
+
+
+class UnsupportedSampleRate(StreamRefused):
+    code, close_code = "unsupported_sample_rate", 1003
+
+
+class UnexpectedEvent(StreamRefused):
+    code, close_code = "unexpected_event", 1008
+
+
+class FrameTooLarge(StreamRefused):
+    code, close_code = "frame_too_large", 1009
+
+
+class BufferFull(StreamRefused):
+    code, close_code = "buffer_full", 1009
+
+
+class RateLimited(StreamRefused):
+    code, close_code = "rate_limited", 1008
+
+
+class EmptyStream(StreamRefused):
+    code, close_code = "empty_stream", 1007
+
+
+class MisalignedPcm(StreamRefused):
+    code, close_code = "misaligned_pcm", 1007
+
+
+class ShuttingDown(StreamRefused):
+    code, close_code, retryable = "shutting_down", 1012, True
+
+
+class PublishUnconfirmed(StreamRefused):
+    """Kafka did not confirm in time. The event may still land: retry with the same segment_id."""
+
+    code, close_code, retryable = "publish_unconfirmed", 1013, True
+
+
+class PublishFailed(StreamRefused):
+    """Kafka rejected the event. `retryable` follows the broker's verdict."""
+
+    code, close_code = "publish_failed", 1011
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StreamTimedOut(Exception):
+    """A time limit ended the stream. What was buffered is still published."""
+
+    code = "timeout"
+    close_code = 1008
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(f"{self.code}: {message}")
+
+
+class IdleTimeout(StreamTimedOut):
+    code = "idle_timeout"
+
+
+class SessionTimeout(StreamTimedOut):
+    code = "session_timeout"

@@ -1,0 +1,108 @@
+"""The AudioInputEvent record and its two encodings.
+
+Plain schemaless Avro is the default (what the existing ASR consumer reads). With a
+Schema Registry URL the Confluent wire format is used: magic byte, schema id, Avro body.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, Protocol
+
+import fastavro
+
+EVENT_TYPE = "AudioInputEvent"
+AUDIO_FORMAT = "wav"
+SCHEMA_TEXT = resources.files("edge_gateway").joinpath("schemas/audio_input_event.avsc").read_text()
+PARSED_SCHEMA = fastavro.parse_schema(json.loads(SCHEMA_TEXT))
+AVRO_OVERHEAD_BYTES = 1024
+"""Generous bound on the Avro record's size beyond its WAV bytes."""
+
+
+@dataclass(frozen=True)
+class AudioInputEvent:
+    correlation_id: str
+    wav: bytes
+    sample_rate_hz: int
+    source_service: str
+    language_hint: str | None = None
+    event_id: str = ""
+    timestamp: datetime | None = None
+
+    @classmethod
+    def create(cls, correlation_id: str, wav: bytes, sample_rate_hz: int,
+               source_service: str, language_hint: str | None) -> AudioInputEvent:
+        return cls(correlation_id, wav, sample_rate_hz, source_service, language_hint,
+                   event_id=str(uuid.uuid4()), timestamp=datetime.now(UTC))
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": EVENT_TYPE,
+            "correlation_id": self.correlation_id,
+            "timestamp": self.timestamp or datetime.now(UTC),
+            "source_service": self.source_service,
+            "payload": {
+                "audio_bytes": self.wav,
+                "audio_format": AUDIO_FORMAT,
+                "sample_rate_hz": self.sample_rate_hz,
+                "language_hint": self.language_hint,
+            },
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AudioInputEvent:
+        payload = record["payload"]
+        return cls(
+            correlation_id=record["correlation_id"],
+            wav=payload["audio_bytes"],
+            sample_rate_hz=payload["sample_rate_hz"],
+            source_service=record["source_service"],
+            language_hint=payload["language_hint"],
+            event_id=record["event_id"],
+            timestamp=record["timestamp"],
+        )
+
+
+class EventSerializer(Protocol):
+    def __call__(self, event: AudioInputEvent, topic: str) -> bytes: ...
+
+
+def serialize_schemaless(event: AudioInputEvent, topic: str = "") -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, PARSED_SCHEMA, event.record())
+    return out.getvalue()
+
+
+def deserialize_schemaless(data: bytes) -> AudioInputEvent:
+    record = fastavro.schemaless_reader(io.BytesIO(data), PARSED_SCHEMA)
+    assert isinstance(record, dict)
+    return AudioInputEvent.from_record(record)
+
+
+class RegistrySerializer:
+    """Confluent wire format through confluent_kafka.schema_registry (mock:// works in tests)."""
+
+    def __init__(self, registry_url: str) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from confluent_kafka.schema_registry.avro import AvroSerializer
+
+        self._client = SchemaRegistryClient.new_client({"url": registry_url})
+        self._serializer = AvroSerializer(self._client, SCHEMA_TEXT,
+                                          to_dict=lambda event, _ctx: event.record())
+
+    def __call__(self, event: AudioInputEvent, topic: str) -> bytes:
+        from confluent_kafka.serialization import MessageField, SerializationContext
+
+        data = self._serializer(event, SerializationContext(topic, MessageField.VALUE))
+        assert data is not None
+        return data
+
+
+def make_serializer(schema_registry_url: str) -> EventSerializer:
+    return RegistrySerializer(schema_registry_url) if schema_registry_url else serialize_schemaless

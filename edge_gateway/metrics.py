@@ -1,0 +1,34 @@
+"""Prometheus metrics of one gateway worker, in their own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+PUBLISH_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.active_connections = Gauge(
+            "edge_gateway_active_connections", "Open audio connections.", registry=r)
+        self.accepted = Counter(
+            "edge_gateway_connections_accepted_total", "Audio connections accepted.", registry=r)
+        self.refused = Counter(
+            "edge_gateway_connections_refused_total",
+            "Audio connections refused or ended without publishing, by reason.",
+            ["reason"], registry=r)
+        self.published = Counter(
+            "edge_gateway_events_published_total", "Events confirmed by Kafka.", registry=r)
+        self.publish_failed = Counter(
+            "edge_gateway_events_failed_total", "Events not confirmed by Kafka, by reason.",
+            ["reason"], registry=r)
+        self.audio_bytes = Counter(
+            "edge_gateway_audio_bytes_total", "PCM bytes in published events.", registry=r)
+        self.publish_latency = Histogram(
+            "edge_gateway_publish_latency_seconds", "From end of stream to delivery report.",
+            buckets=PUBLISH_LATENCY_BUCKETS, registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,197 @@
+"""Protocol v1 of /ws/audio: the wire messages as typed dataclasses. No I/O here.
+
+Client → server: an optional `start` text message, binary PCM16 LE 16 kHz mono frames,
+then `done`. Server → client: `connected`, periodic `ack`, then `published` or `error`.
+docs/protocol.md is the prose version of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edge_gateway.errors import BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
+
+PROTOCOL_VERSION = 1
+SAMPLE_RATE_HZ = 16000
+"""The only sample rate v1 accepts, in Hertz."""
+SAMPLE_WIDTH_BYTES = 2
+CHANNELS = 1
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
+_LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")
+_MAX_TEXT_MESSAGE_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Start:
+    """Optional first client message describing the stream."""
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+    """Hertz; v1 accepts only 16000."""
+    language_hint: str | None = None
+    """BCP-47 tag, e.g. "en-US"."""
+    device_id: str | None = None
+    segment_id: str | None = None
+    """Client's id of this utterance; identifies duplicates after a retry."""
+    captured_at_ms: int | None = None
+    """Wall-clock capture start, milliseconds since the Unix epoch."""
+    capture_monotonic_ms: int | None = None
+    """Device monotonic clock at capture start, milliseconds."""
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Start:
+        rate = message.get("sample_rate_hz", SAMPLE_RATE_HZ)
+        if not isinstance(rate, int) or isinstance(rate, bool):
+            raise BadStart("sample_rate_hz must be an integer")
+        if rate != SAMPLE_RATE_HZ:
+            raise UnsupportedSampleRate(
+                f"sample_rate_hz {rate} is not supported; protocol v1 accepts only {SAMPLE_RATE_HZ}"
+            )
+        return cls(
+            sample_rate_hz=rate,
+            language_hint=_optional_text(message, "language_hint", _LANGUAGE_PATTERN),
+            device_id=_optional_text(message, "device_id", _ID_PATTERN),
+            segment_id=_optional_text(message, "segment_id", _ID_PATTERN),
+            captured_at_ms=_optional_int(message, "captured_at_ms"),
+            capture_monotonic_ms=_optional_int(message, "capture_monotonic_ms"),
+        )
+
+    def message(self) -> dict[str, Any]:
+        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        return {"event": "start", **fields}
+
+
+@dataclass(frozen=True)
+class Done:
+    """The client has sent all audio of this stream."""
+
+    def message(self) -> dict[str, Any]:
+        return {"event": "done"}
+
+
+ClientEvent = Start | Done
+
+
+@dataclass(frozen=True)
+class Connected:
+    """First server message: the server-generated correlation id and the limits in force."""
+
+    correlation_id: str
+    limits: dict[str, float] = field(default_factory=dict)
+    protocol: int = PROTOCOL_VERSION
+
+    def message(self) -> dict[str, Any]:
+        return {"event": "connected", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Receipt of audio frames; not a delivery confirmation."""
+
+    seq: int
+    """Number of binary frames received so far."""
+    bytes: int
+    """PCM bytes buffered so far."""
+
+    def message(self) -> dict[str, Any]:
+        return {"event": "ack", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Published:
+    """The event is in Kafka: the broker's delivery report said so."""
+
+    correlation_id: str
+    topic: str
+    partition: int
+    offset: int
+    audio_bytes: int
+    """PCM bytes in the event (without the 44-byte WAV header)."""
+    duration_ms: int
+    segment_id: str | None = None
+
+    def message(self) -> dict[str, Any]:
+        return {"event": "published", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Error:
+    """Why the stream ended, and whether its audio was published."""
+
+    code: str
+    message: str
+    published: bool
+    retryable: bool
+    correlation_id: str
+    location: Published | None = None
+    """Where the audio landed, when `published` is true."""
+
+    def message_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": "error",
+            "code": self.code,
+            "message": self.message,
+            "published": self.published,
+            "retryable": self.retryable,
+            "correlation_id": self.correlation_id,
+        }
+        if self.location is not None:
+            loc = self.location
+            out.update(topic=loc.topic, partition=loc.partition, offset=loc.offset)
+        return out
+
+
+ServerEvent = Connected | Ack | Published | Error
+
+
+def encode(event: ServerEvent) -> str:
+    """The JSON text frame for a server event."""
+    body = event.message_dict() if isinstance(event, Error) else event.message()
+    return json.dumps(body, separators=(",", ":"))
+
+
+def parse_client_text(text: str) -> ClientEvent:
+    """Parse a client text frame, raising a `StreamRefused` subclass for anything else."""
+    if len(text) > _MAX_TEXT_MESSAGE_CHARS:
+        raise BadJson(f"text messages are limited to {_MAX_TEXT_MESSAGE_CHARS} characters")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadJson("text messages must be JSON objects") from None
+    if not isinstance(message, dict):
+        raise BadJson("text messages must be JSON objects")
+    event = message.get("event")
+    if event == "start":
+        return Start.from_message(message)
+    if event == "done":
+        return Done()
+    raise UnknownEvent(f"unknown event {str(event)[:40]!r}; expected 'start' or 'done'")
+
+
+def parse_server_text(text: str) -> dict[str, Any]:
+    """Client side: a server frame as a dict with an `event` key."""
+    message = json.loads(text)
+    if not isinstance(message, dict) or "event" not in message:
+        raise ValueError(f"not a protocol message: {text[:80]!r}")
+    return message
+
+
+def _optional_text(message: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | None:
+    value = message.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise BadStart(f"{key} must match {pattern.pattern}")
+    return value
+
+
+def _optional_int(message: dict[str, Any], key: str) -> int | None:
+    value = message.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadStart(f"{key} must be a non-negative integer")
+    return value

@@ -1,0 +1,150 @@
+"""The Kafka publisher: one idempotent producer per worker process, one poller thread.
+
+`publish()` blocks only its calling connection thread: it produces the event and waits on
+that message's own delivery report, which the poller thread delivers. A stalled broker
+therefore stalls the streams that are publishing, never the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from edge_gateway.errors import PublishFailed, PublishUnconfirmed
+
+_LOGGER = logging.getLogger(__name__)
+POLL_INTERVAL_S = 0.1
+HEADROOM_BYTES = 256 * 1024
+"""message.max.bytes is the largest event plus this much (record batch framing, headers)."""
+_UNCONFIRMED_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT,
+                                KafkaError.REQUEST_TIMED_OUT})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a message landed, from the broker's delivery report."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class _PendingDelivery:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: KafkaError | None = None
+        self.delivery: Delivery | None = None
+
+    def __call__(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.error = err
+        else:
+            self.delivery = Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        self.done.set()
+
+
+def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeout_s: float,
+                    passthrough: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        **passthrough,
+        "bootstrap.servers": bootstrap_servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        "message.max.bytes": max_event_bytes + HEADROOM_BYTES,
+        "message.timeout.ms": int(publish_timeout_s * 1000),
+        "linger.ms": passthrough.get("linger.ms", 1),
+    }
+
+
+class KafkaPublisher:
+    """Publishes byte payloads and reports where each one landed."""
+
+    def __init__(self, config: dict[str, Any], topic: str, publish_timeout_s: float,
+                 producer_factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
+        self.topic = topic
+        self.publish_timeout_s = publish_timeout_s
+        self._config = {**config, "error_cb": self._on_error}
+        self._producer = producer_factory(self._config)
+        self._stopping = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poller", daemon=True)
+        self._poller.start()
+
+    def publish(self, value: bytes, key: str, headers: Mapping[str, str]) -> Delivery:
+        """Produce and wait for the delivery report; raise PublishUnconfirmed/PublishFailed."""
+        pending = _PendingDelivery()
+        try:
+            self._producer.produce(self.topic, value=value, key=key,
+                                   headers=list(headers.items()), on_delivery=pending)
+        except BufferError:
+            raise PublishUnconfirmed("the gateway's Kafka queue is full; retry later") from None
+        except KafkaException as exc:
+            err = exc.args[0]
+            raise PublishFailed(f"Kafka refused the event: {err.name()}",
+                                retryable=err.retriable()) from None
+        if not pending.done.wait(self.publish_timeout_s):
+            raise PublishUnconfirmed(
+                f"no delivery report within {self.publish_timeout_s:g} s; the event may still "
+                "land: retry with the same segment_id")
+        if pending.error is not None:
+            raise _refusal_for(pending.error)
+        assert pending.delivery is not None
+        return pending.delivery
+
+    def check_ready(self, timeout_s: float) -> str | None:
+        """None when the broker answers and the topic exists, else the reason."""
+        try:
+            metadata = self._producer.list_topics(self.topic, timeout=timeout_s)
+        except KafkaException as exc:
+            return f"Kafka unreachable: {exc.args[0].name()}"
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            return f"topic {self.topic} does not exist"
+        return None
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Flush what is queued and stop the poller; returns messages still undelivered."""
+        self._stopping.set()
+        self._poller.join(timeout=timeout_s)
+        return self._producer.flush(timeout_s)
+
+    def _poll_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(POLL_INTERVAL_S)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            _LOGGER.error("fatal Kafka producer error: %s", err.str())
+        else:
+            _LOGGER.warning("Kafka producer error: %s", err.str())
+
+
+def _refusal_for(err: KafkaError) -> PublishFailed | PublishUnconfirmed:
+    if err.code() in _UNCONFIRMED_CODES:
+        return PublishUnconfirmed(
+            f"Kafka did not confirm the event ({err.name()}); it may still land: "
+            "retry with the same segment_id")
+    return PublishFailed(f"Kafka rejected the event: {err.name()}", retryable=err.retriable())
+
+
+def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, replication: int,
+                 max_message_bytes: int, passthrough: Mapping[str, str], timeout_s: float) -> bool:
+    """Create `topic` unless it exists. True when it was created."""
+    admin = AdminClient({**passthrough, "bootstrap.servers": bootstrap_servers})
+    if topic in admin.list_topics(timeout=timeout_s).topics:
+        return False
+    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication,
+                   config={"max.message.bytes": str(max_message_bytes)})
+    future = admin.create_topics([new], operation_timeout=timeout_s)[topic]
+    try:
+        future.result(timeout=timeout_s)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+        return False
+    return True

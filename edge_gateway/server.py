@@ -1,0 +1,58 @@
+"""gunicorn, embedded: one gthread worker sized to the connection cap plus headroom."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from edge_gateway.logs import gunicorn_logconfig
+from edge_gateway.settings import GatewaySettings
+from edge_gateway.worker import build_app
+
+_LOGGER = logging.getLogger(__name__)
+WORKER_HEARTBEAT_TIMEOUT_S = 30
+PRODUCER_FLUSH_TIMEOUT_S = 5.0
+
+
+def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
+    return {
+        "bind": [settings.bind],
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "worker_connections": settings.threads * 4,
+        "timeout": WORKER_HEARTBEAT_TIMEOUT_S,
+        "graceful_timeout": math.ceil(settings.graceful_timeout_s),
+        "keepalive": 2,
+        "preload_app": False,
+        "accesslog": None,
+        "logconfig_dict": gunicorn_logconfig(settings.log_level),
+        "worker_exit": worker_exit,
+    }
+
+
+def worker_exit(_server: Any, worker: Any) -> None:
+    """Flush the worker's producer so queued events are not lost at shutdown."""
+    state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("edge_gateway")
+    if state is not None:
+        undelivered = state.kafka.close(timeout_s=PRODUCER_FLUSH_TIMEOUT_S)
+        _LOGGER.info("worker exiting; producer flushed", extra={"undelivered": undelivered})
+
+
+class GatewayServer(BaseApplication):  # type: ignore[misc]
+    """`edge-gateway serve`: gunicorn with our options; the app is built in the worker."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.settings).items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return build_app(self.settings)

@@ -1,0 +1,56 @@
+"""Builds one worker's application: Kafka producer first (warmed), then the Flask app.
+
+Runs inside the gunicorn worker after fork: librdkafka's threads do not survive a fork,
+so the producer must never be created in the arbiter (do not use --preload).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask
+
+from edge_gateway.events import AVRO_OVERHEAD_BYTES
+from edge_gateway.app import create_app
+from edge_gateway.audio import WAV_HEADER_BYTES
+from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
+from edge_gateway.settings import GatewaySettings
+
+_LOGGER = logging.getLogger(__name__)
+STARTUP_RETRY_S = 0.5
+
+
+def max_event_bytes(settings: GatewaySettings) -> int:
+    return settings.max_buffer_bytes + WAV_HEADER_BYTES + AVRO_OVERHEAD_BYTES
+
+
+def build_app(settings: GatewaySettings) -> Flask:
+    event_bytes = max_event_bytes(settings)
+    if settings.kafka_create_topic:
+        created = ensure_topic(settings.kafka_bootstrap_servers, settings.kafka_topic,
+                               settings.kafka_topic_partitions, settings.kafka_topic_replication,
+                               event_bytes + HEADROOM_BYTES, settings.kafka_config,
+                               settings.kafka_startup_timeout_s)
+        _LOGGER.info("topic %s %s", settings.kafka_topic, "created" if created else "exists")
+    kafka = KafkaPublisher(
+        producer_config(settings.kafka_bootstrap_servers, event_bytes,
+                        settings.publish_timeout_s, settings.kafka_config),
+        settings.kafka_topic, settings.publish_timeout_s)
+    warm_up(kafka, settings.kafka_startup_timeout_s)
+    return create_app(settings, kafka)
+
+
+def warm_up(kafka: KafkaPublisher, timeout_s: float) -> bool:
+    """Connect and fetch metadata before serving, so the first publish is not slow."""
+    deadline = time.monotonic() + timeout_s
+    problem: str | None = "not checked"
+    while problem and time.monotonic() < deadline:
+        problem = kafka.check_ready(max(0.1, min(2.0, deadline - time.monotonic())))
+        if problem:
+            time.sleep(STARTUP_RETRY_S)
+    if problem:
+        _LOGGER.warning("Kafka not ready at start-up: %s; /readyz reports it", problem)
+        return False
+    _LOGGER.info("Kafka ready", extra={"topic": kafka.topic})
+    return True
