@@ -65,9 +65,11 @@ def stream_utterance(url: str, frames: Iterable[bytes], start: dict[str, Any] | 
             ws.send(frame)
             if pace_s:
                 time.sleep(pace_s)
-        if send_done:
-            result.done_sent_at = time.monotonic()
-            ws.send(json.dumps({"event": "done"}))
+        if not send_done:  # leave without done: the gateway publishes what it has
+            ws.close()
+            return result
+        result.done_sent_at = time.monotonic()
+        ws.send(json.dumps({"event": "done"}))
         _collect_until_closed(ws, result, timeout_s)
     except simple_websocket.ConnectionClosed as closed:
         result.close_code, result.close_reason = closed.reason, closed.message
@@ -143,6 +145,13 @@ class RawWebSocket:
     def next_text(self) -> dict[str, Any]:
         event = self._await(lambda e: isinstance(e, TextMessage))
         return dict(json.loads(event.data))
+
+    def final_message(self) -> dict[str, Any]:
+        """The next message that is not an ack: `published` or `error`."""
+        while True:
+            message = self.next_text()
+            if message["event"] != "ack":
+                return message
 
     def close_code(self) -> int:
         event = self._await(lambda e: isinstance(e, CloseConnection))

@@ -30,6 +30,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
         "keepalive": 2,
         "preload_app": False,
         "accesslog": None,
+        "control_socket_disable": True,
         "logconfig_dict": gunicorn_logconfig(settings.log_level),
         "worker_exit": worker_exit,
     }

@@ -1,0 +1,49 @@
+"""Shared fixtures: a real Tansu broker and real gateway processes on free loopback ports."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devkit.broker import Broker
+from devkit.gateway_process import GatewayProcess
+from devkit.kafka_reader import KafkaReader
+
+TOPIC = "speech.audio.ingress"
+
+
+def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
+    samples = int(16000 * seconds)
+    return b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * hz * i / 16000)))
+                    for i in range(samples))
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("procs")
+
+
+@pytest.fixture(scope="session")
+def broker(workdir: Path) -> Iterator[Broker]:
+    b = Broker(workdir).start()
+    b.create_topic(TOPIC)
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def reader(broker: Broker) -> Iterator[KafkaReader]:
+    r = KafkaReader(broker.bootstrap, TOPIC)
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(broker: Broker, workdir: Path) -> Iterator[GatewayProcess]:
+    g = GatewayProcess(workdir, broker.bootstrap, TOPIC).start()
+    yield g
+    g.stop()

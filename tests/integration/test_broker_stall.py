@@ -1,0 +1,80 @@
+"""Broker frozen (SIGSTOP) at `done`: that stream gets a retryable publish error in time,
+and every other connection keeps being served meanwhile."""
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devkit.broker import Broker
+from devkit.gateway_process import GatewayProcess
+from devkit.kafka_reader import KafkaReader
+from devkit.ws_client import RawWebSocket, StreamResult, frames_of, stream_utterance
+from tests.conftest import TOPIC, tone_pcm
+
+PUBLISH_TIMEOUT_S = 3.0
+
+
+@pytest.fixture
+def stall_rig(tmp_path: Path) -> Iterator[tuple[Broker, GatewayProcess]]:
+    broker = Broker(tmp_path).start()
+    broker.create_topic(TOPIC)
+    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings={
+        "GATEWAY_PUBLISH_TIMEOUT_S": str(PUBLISH_TIMEOUT_S)})
+    try:
+        gateway.start()
+        yield broker, gateway
+    finally:
+        broker.thaw()
+        gateway.stop()
+        broker.stop()
+
+
+def test_frozen_broker_gives_unconfirmed_error_and_others_keep_being_served(
+        stall_rig: tuple[Broker, GatewayProcess]) -> None:
+    broker, gateway = stall_rig
+    bystander = RawWebSocket(gateway.ws_url)
+    bystander.next_text()
+    outcome: list[StreamResult] = []
+    frozen = threading.Event()
+
+    def frames() -> Iterator[bytes]:
+        yield from frames_of(tone_pcm(0.5), 3200)
+        broker.freeze()
+        frozen.set()
+
+    streamer = threading.Thread(target=lambda: outcome.append(
+        stream_utterance(gateway.ws_url, frames(), start={"segment_id": "seg-stall-1"})))
+    try:
+        streamer.start()
+        assert frozen.wait(10)
+        rtts = []
+        while streamer.is_alive() and len(rtts) < 100:
+            rtts.append(bystander.ping_rtt())
+            time.sleep(0.05)
+        streamer.join(PUBLISH_TIMEOUT_S + 5)
+    finally:
+        broker.thaw()
+        bystander.close()
+
+    result = outcome[0]
+    final = result.final
+    assert final["event"] == "error", final
+    assert (final["code"], final["published"], final["retryable"]) == (
+        "publish_unconfirmed", False, True)
+    assert result.close_code == 1013
+    assert result.done_sent_at is not None and result.final_at is not None
+    assert result.final_at - result.done_sent_at <= PUBLISH_TIMEOUT_S + 1.5
+    # The bystander's pings were answered throughout the stall.
+    assert len(rtts) >= 10 and max(rtts) < 1.0
+
+    # After SIGCONT the gateway publishes again.
+    after = stream_utterance(gateway.ws_url, [tone_pcm(0.2)], start={"segment_id": "seg-after"})
+    assert after.final["event"] == "published", after.messages
+    reader = KafkaReader(broker.bootstrap, TOPIC)
+    try:
+        assert reader.find(after.correlation_id).headers["segment_id"] == "seg-after"
+    finally:
+        reader.close()
