@@ -17,8 +17,10 @@ READY_TIMEOUT_S = 30.0
 
 class GatewayProcess:
     def __init__(self, workdir: Path, bootstrap: str, topic: str,
-                 settings: dict[str, str] | None = None, port: int | None = None) -> None:
+                 settings: dict[str, str] | None = None, port: int | None = None,
+                 command: list[str] | None = None) -> None:
         self.port = port or free_port()
+        self.command = command or [sys.executable, "-m", "edge_gateway", "serve"]
         self.workdir = workdir
         self.env = {
             **os.environ,
@@ -43,8 +45,7 @@ class GatewayProcess:
         return self.workdir / f"gateway-{self.port}.log"
 
     def start(self, wait_ready: bool = True) -> GatewayProcess:
-        self.process = ChildProcess([sys.executable, "-m", "edge_gateway", "serve"],
-                                    self.log_path, env=self.env)
+        self.process = ChildProcess(self.command, self.log_path, env=self.env)
         if wait_ready:
             self.wait_ready()
         return self

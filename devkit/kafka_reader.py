@@ -54,8 +54,8 @@ class KafkaReader:
                 continue
             value = msg.value()
             assert value is not None
-            headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
-            key = (msg.key() or b"").decode()
+            headers = {str(pair[0]): _text(pair[1]) for pair in (msg.headers() or [])}
+            key = _text(msg.key())
             self.seen.append(ReadEvent(msg.topic() or "", msg.partition() or 0, msg.offset() or 0,
                                        key, headers, deserialize_schemaless(value)))
         return self.seen
@@ -72,3 +72,9 @@ class KafkaReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.decode()

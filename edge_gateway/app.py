@@ -21,7 +21,7 @@ from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.protocol import Error, encode
 from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.settings import GatewaySettings
-from edge_gateway.stream import INTERNAL_ERROR, StreamHandler
+from edge_gateway.stream import INTERNAL_ERROR, StreamHandler, WebSocket
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
@@ -112,7 +112,7 @@ def _add_audio_route(app: Flask, state: GatewayState) -> None:
     sock = Sock(app)
 
     @sock.route("/ws/audio", endpoint=AUDIO_ENDPOINT)
-    def audio_stream(ws) -> None:  # type: ignore[no-untyped-def]
+    def audio_stream(ws: WebSocket) -> None:
         correlation_id = str(uuid.uuid4())
         try:
             state.handler.serve(ws, correlation_id)
@@ -122,7 +122,7 @@ def _add_audio_route(app: Flask, state: GatewayState) -> None:
             _close_after_internal_error(ws, correlation_id)
 
 
-def _close_after_internal_error(ws, correlation_id: str) -> None:  # type: ignore[no-untyped-def]
+def _close_after_internal_error(ws: WebSocket, correlation_id: str) -> None:
     error = Error("internal_error", "the gateway failed; the audio was not published",
                   published=False, retryable=True, correlation_id=correlation_id)
     try:

@@ -44,7 +44,7 @@ def worker_exit(_server: Any, worker: Any) -> None:
         _LOGGER.info("worker exiting; producer flushed", extra={"undelivered": undelivered})
 
 
-class GatewayServer(BaseApplication):  # type: ignore[misc]
+class GatewayServer(BaseApplication):
     """`edge-gateway serve`: gunicorn with our options; the app is built in the worker."""
 
     def __init__(self, settings: GatewaySettings) -> None:

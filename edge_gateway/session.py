@@ -21,7 +21,14 @@ from edge_gateway.errors import (
     UnexpectedEvent,
 )
 from edge_gateway.limits import StreamLimits, TokenBucket
-from edge_gateway.protocol import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, Ack, Done, Start, parse_client_text
+from edge_gateway.protocol import (
+    SAMPLE_RATE_HZ,
+    SAMPLE_WIDTH_BYTES,
+    Ack,
+    Done,
+    Start,
+    parse_client_text,
+)
 
 
 class State(enum.Enum):

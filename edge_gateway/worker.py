@@ -11,9 +11,9 @@ import time
 
 from flask import Flask
 
-from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.app import create_app
 from edge_gateway.audio import WAV_HEADER_BYTES
+from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
 from edge_gateway.settings import GatewaySettings
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,14 +10,13 @@ import pytest
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
+from devkit.signals import tone
 
 TOPIC = "speech.audio.ingress"
 
 
-def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
-    samples = int(16000 * seconds)
-    return b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * hz * i / 16000)))
-                    for i in range(samples))
+def tone_pcm(seconds: float, hz: float = 440.0) -> bytes:
+    return tone(seconds, hz)
 
 
 @pytest.fixture(scope="session")

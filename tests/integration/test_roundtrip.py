@@ -1,6 +1,8 @@
 """Exact PCM round trips through a real gunicorn gateway and a real broker."""
 
 import hashlib
+import sys
+from pathlib import Path
 
 import requests
 
@@ -81,3 +83,17 @@ def test_health_readiness_and_metrics(gateway: GatewayProcess) -> None:
                  if line.startswith("edge_gateway_events_published_total ")]
     assert published and float(published[0].split()[1]) >= 1
     assert "edge_gateway_publish_latency_seconds_bucket" in text
+
+
+def test_plain_gunicorn_command_serves_the_same_app(broker, workdir, reader: KafkaReader) -> None:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    g = GatewayProcess(workdir, broker.bootstrap, TOPIC, command=[
+        gunicorn, "-c", "python:edge_gateway.gunicorn_conf", "edge_gateway.wsgi:app"]).start()
+    try:
+        pcm = tone_pcm(0.3)
+        result = stream_utterance(g.ws_url, frames_of(pcm, 3200))
+        assert result.final["event"] == "published"
+        assert reader.find(result.correlation_id).pcm == pcm
+        assert "gthread" in g.log_path.read_text()
+    finally:
+        g.stop()

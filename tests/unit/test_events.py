@@ -1,7 +1,12 @@
 import struct
 
 from edge_gateway.audio import pcm_to_wav, wav_to_pcm
-from edge_gateway.events import AudioInputEvent, RegistrySerializer, deserialize_schemaless, serialize_schemaless
+from edge_gateway.events import (
+    AudioInputEvent,
+    RegistrySerializer,
+    deserialize_schemaless,
+    serialize_schemaless,
+)
 
 
 def test_wav_round_trip_is_exact() -> None:
