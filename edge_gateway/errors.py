@@ -7,13 +7,7 @@ that was published is reported with a `published` event, never with an error.
 
 from __future__ import annotations
 
-
-class ConfigError(ValueError):
-    """A setting has a value the gateway cannot run with. The message names the setting."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        self.setting = setting
-        super().__init__(f"{setting}: {message}")
+from ingress_common.config import ConfigError as ConfigError  # re-exported for callers
 
 
 class StreamRefused(Exception):

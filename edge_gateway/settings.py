@@ -8,14 +8,25 @@ and help text; the README's configuration table is printed from it
 from __future__ import annotations
 
 import os
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_gateway.errors import ConfigError
 from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_FRAME_BYTES, StreamLimits
+from ingress_common import config
+from ingress_common.config import (
+    ConfigError,
+    Setting,
+    at_least,
+    between,
+    boolean,
+    comma_list,
+    load,
+    log_level,
+    positive,
+    read_toml,
+)
 
 KAFKA_PASSTHROUGH_ENV_PREFIX = "KAFKA_CONFIG_"
 PROTECTED_KAFKA_KEYS = frozenset({
@@ -69,45 +80,8 @@ class GatewaySettings:
         return self.max_connections + self.extra_threads
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    env: str
-    help: str
-    parse: Callable[[str], Any]
-    check: Callable[[Any], str | None] = lambda _value: None
-
-
-def _positive(v: float) -> str | None:
-    return None if v > 0 else "must be greater than 0"
-
-
-def _at_least(low: float) -> Callable[[float], str | None]:
-    return lambda v: None if v >= low else f"must be at least {low:g}"
-
-
-def _between(low: float, high: float) -> Callable[[float], str | None]:
-    return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("expected true/false")
-
-
 def _origins(text: str) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
-    return level
+    return tuple(o.rstrip("/") for o in comma_list(text))
 
 
 def _bind(text: str) -> str:
@@ -120,104 +94,69 @@ def _bind(text: str) -> str:
 SETTINGS: tuple[Setting, ...] = (
     Setting("bind", "GATEWAY_BIND", "Address to listen on, HOST:PORT.", _bind),
     Setting("max_connections", "GATEWAY_MAX_CONNECTIONS",
-            "Concurrent audio connections; the next one gets HTTP 503.", int, _between(1, 1000)),
+            "Concurrent audio connections; the next one gets HTTP 503.", int, between(1, 1000)),
     Setting("extra_threads", "GATEWAY_EXTRA_THREADS",
             "Worker threads beyond max_connections, for /healthz, /metrics and refusals.",
-            int, _between(2, 100)),
+            int, between(2, 100)),
     Setting("max_buffer_bytes", "GATEWAY_MAX_BUFFER_BYTES",
-            "PCM bytes per stream (1.4 MiB = 45.9 s).", int, _between(2, 16 * 1024 * 1024)),
+            "PCM bytes per stream (1.4 MiB = 45.9 s).", int, between(2, 16 * 1024 * 1024)),
     Setting("max_frame_bytes", "GATEWAY_MAX_FRAME_BYTES", "Bytes per WebSocket message.",
-            int, _between(2, 1024 * 1024)),
+            int, between(2, 1024 * 1024)),
     Setting("idle_timeout_s", "GATEWAY_IDLE_TIMEOUT_S", "Seconds without a client message.",
-            float, _positive),
+            float, positive),
     Setting("session_timeout_s", "GATEWAY_SESSION_TIMEOUT_S", "Seconds a stream may last.",
-            float, _positive),
+            float, positive),
     Setting("max_messages_per_s", "GATEWAY_MAX_MESSAGES_PER_S",
-            "Sustained client messages per second per connection.", float, _positive),
+            "Sustained client messages per second per connection.", float, positive),
     Setting("message_burst", "GATEWAY_MESSAGE_BURST",
-            "Messages a client may send in one burst above the rate.", int, _at_least(1)),
+            "Messages a client may send in one burst above the rate.", int, at_least(1)),
     Setting("ack_every_frames", "GATEWAY_ACK_EVERY_FRAMES", "Send an ack every N audio frames.",
-            int, _at_least(1)),
+            int, at_least(1)),
     Setting("allowed_origins", "GATEWAY_ALLOWED_ORIGINS",
             "Comma-separated Origin allowlist; empty allows every Origin.", _origins),
     Setting("publish_timeout_s", "GATEWAY_PUBLISH_TIMEOUT_S",
             "Seconds to wait for Kafka's delivery report (also message.timeout.ms).",
-            float, _between(1, 300)),
+            float, between(1, 300)),
     Setting("graceful_timeout_s", "GATEWAY_GRACEFUL_TIMEOUT_S",
-            "Seconds a stopping worker lets open streams finish.", float, _positive),
-    Setting("log_level", "GATEWAY_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", _log_level),
+            "Seconds a stopping worker lets open streams finish.", float, positive),
+    Setting("log_level", "GATEWAY_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", log_level),
     Setting("source_service", "GATEWAY_SOURCE_SERVICE", "source_service field of each event.", str),
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", "Kafka bootstrap servers.", str),
     Setting("kafka_topic", "KAFKA_TOPIC", "Topic for AudioInputEvents.", str),
     Setting("kafka_create_topic", "KAFKA_CREATE_TOPIC",
             "Create the topic at start-up if missing, with a large enough max.message.bytes.",
-            _bool),
+            boolean),
     Setting("kafka_topic_partitions", "KAFKA_TOPIC_PARTITIONS", "Partitions of a created topic.",
-            int, _at_least(1)),
+            int, at_least(1)),
     Setting("kafka_topic_replication", "KAFKA_TOPIC_REPLICATION",
-            "Replication factor of a created topic.", int, _at_least(1)),
+            "Replication factor of a created topic.", int, at_least(1)),
     Setting("kafka_startup_timeout_s", "KAFKA_STARTUP_TIMEOUT_S",
-            "Seconds to wait for Kafka while the worker starts.", float, _positive),
+            "Seconds to wait for Kafka while the worker starts.", float, positive),
     Setting("schema_registry_url", "SCHEMA_REGISTRY_URL",
             "If set, events use the Confluent wire format with this registry.", str),
 )
-_BY_NAME = {s.name: s for s in SETTINGS}
-
-
 def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
                   config_file: str | None = None) -> GatewaySettings:
     """Merge the sources, validate every value, and return the frozen settings."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    kafka_config: dict[str, str] = {}
+    file_values: dict[str, Any] = {}
     path = config_file or env.get("GATEWAY_CONFIG_FILE")
     if path:
-        file_values, kafka_config = _read_config_file(Path(path))
-        raw.update(file_values)
-    for setting in SETTINGS:
-        if setting.env in env:
-            raw[setting.name] = env[setting.env]
+        file_values = read_toml(Path(path), "GATEWAY_CONFIG_FILE")
+    kafka_config = {str(k): str(v) for k, v in file_values.pop("kafka_config", {}).items()}
     kafka_config.update(_kafka_passthrough(env))
-    raw.update({k: v for k, v in (cli or {}).items() if v is not None})
-    values = {name: _convert(_BY_NAME[name], value) for name, value in raw.items()}
+    _check_passthrough(kafka_config)
+    values = load(SETTINGS, file_values, env, cli or {}, "GATEWAY_CONFIG_FILE")
     return GatewaySettings(**values, kafka_config=kafka_config)
-
-
-def _convert(setting: Setting, value: Any) -> Any:
-    try:
-        converted = setting.parse(value) if isinstance(value, str) else value
-        if setting.parse is _origins and isinstance(value, list):
-            converted = tuple(value)
-        problem = setting.check(converted)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(setting.env, f"cannot use {value!r}: {exc}") from None
-    if problem:
-        raise ConfigError(setting.env, f"{problem} (got {value!r})")
-    return converted
-
-
-def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError("GATEWAY_CONFIG_FILE", f"cannot read {path}: {exc}") from None
-    kafka = {str(k): str(v) for k, v in data.pop("kafka_config", {}).items()}
-    unknown = sorted(set(data) - set(_BY_NAME))
-    if unknown:
-        raise ConfigError("GATEWAY_CONFIG_FILE", f"unknown settings {unknown} in {path}")
-    _check_passthrough(kafka)
-    return data, kafka
 
 
 def _kafka_passthrough(env: Mapping[str, str]) -> dict[str, str]:
     """KAFKA_CONFIG_SASL_MECHANISM=PLAIN becomes sasl.mechanism=PLAIN."""
-    out = {
+    return {
         key[len(KAFKA_PASSTHROUGH_ENV_PREFIX):].lower().replace("_", "."): value
         for key, value in env.items()
         if key.startswith(KAFKA_PASSTHROUGH_ENV_PREFIX)
     }
-    _check_passthrough(out)
-    return out
 
 
 def _check_passthrough(config: Mapping[str, str]) -> None:
@@ -228,10 +167,4 @@ def _check_passthrough(config: Mapping[str, str]) -> None:
 
 def markdown_table() -> str:
     """The configuration table for the README."""
-    defaults = {f.name: f.default for f in fields(GatewaySettings) if f.name in _BY_NAME}
-    rows = ["| Environment variable | Config file key | Default | Meaning |", "|---|---|---|---|"]
-    for s in SETTINGS:
-        default = defaults[s.name]
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        rows.append(f"| `{s.env}` | `{s.name}` | `{shown}` | {s.help} |")
-    return "\n".join(rows)
+    return config.markdown_table(SETTINGS, GatewaySettings)

@@ -1,0 +1,1 @@
+"""Small pieces both the gateway and the device agent use (stdlib only)."""
