@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from edge_gateway.errors import ConfigError
-from edge_gateway.logs import configure_logging
 from edge_gateway.settings import load_settings, markdown_table
+from ingress_common.logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,42 +1,8 @@
-"""One JSON object per log line on stderr. Only entry points call `configure_logging`."""
+"""gunicorn's logging: its loggers share the JSON formatter; no access log (URLs may carry tokens)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
-import time
 from typing import Any
-
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {
-    "message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    """Formats records as JSON; `extra=` fields (e.g. correlation_id) become keys."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                out[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 def gunicorn_logconfig(level: str) -> dict[str, Any]:
@@ -44,7 +10,7 @@ def gunicorn_logconfig(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "edge_gateway.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "ingress_common.logs.JsonFormatter"}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},

@@ -1,0 +1,131 @@
+"""The agent: capture thread → pipeline thread → spool → delivery thread, and its status.
+
+Shutdown order: stop capture, let the pipeline finish the open segment, give delivery
+`drain_timeout_s` to empty the spool, then stop it. A directory spool keeps what is left.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import simple_websocket
+
+from device_agent.backoff import Backoff
+from device_agent.capture_loop import CaptureLoop, Item
+from device_agent.delivery import Delivery
+from device_agent.pipeline import Pipeline
+from device_agent.segmenter import Segmenter
+from device_agent.settings import AgentSettings
+from device_agent.source import AudioSource
+from device_agent.spool import DirectorySpool, MemorySpool
+from device_agent.stats import AgentStats, write_status_file
+from device_agent.uplink import Uplink, UplinkConfig
+
+_LOGGER = logging.getLogger(__name__)
+JOIN_TIMEOUT_S = 5.0
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
+    except OSError:
+        return "noboot"
+
+
+def segment_ids(device_id: str) -> Callable[[], tuple[str, int]]:
+    """device:boot:run:seq. The run part (start time, base 36) keeps ids unique when the
+    agent restarts within one boot while older segments still wait in the spool."""
+    run = _base36(time.time_ns() // 1_000_000)
+    counter = itertools.count(1)
+    prefix = f"{device_id}:{boot_id()}:{run}"
+
+    def next_id() -> tuple[str, int]:
+        seq = next(counter)
+        return f"{prefix}:{seq}", seq
+    return next_id
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings, open_source: Callable[[], AudioSource],
+                 finite_source: bool = False,
+                 connect: Callable[..., object] = simple_websocket.Client.connect) -> None:
+        self.settings = settings
+        self.stats = AgentStats()
+        self.spool: MemorySpool = (
+            DirectorySpool(Path(settings.spool_dir), settings.spool_limits)
+            if settings.spool_dir else MemorySpool(settings.spool_limits))
+        self._capture_stop = threading.Event()
+        self._delivery_stop = threading.Event()
+        periods = max(1, int(settings.queue_s * 1000 / settings.period_ms))
+        items: queue.Queue[Item] = queue.Queue(maxsize=periods)
+        self.capture = CaptureLoop(open_source, items, self.stats, self._capture_stop,
+                                   block_when_full=finite_source)
+        self.pipeline = Pipeline(items, Segmenter(settings.segmenter), self.spool,
+                                 segment_ids(settings.resolved_device_id),
+                                 settings.resolved_device_id, self.stats, self._capture_stop)
+        token = Path(settings.token_file).read_text().strip() if settings.token_file else None
+        uplink = Uplink(UplinkConfig(settings.gateway_url, token, settings.ca_file or None,
+                                     verdict_timeout_s=settings.verdict_timeout_s),
+                        self.spool, connect=connect)
+        self.delivery = Delivery(self.spool, uplink, self.stats, self._delivery_stop,
+                                 Backoff(settings.retry_base_s, settings.retry_cap_s),
+                                 settings.max_rejections)
+
+    def start(self) -> None:
+        self.delivery.start()
+        self.pipeline.start()
+        self.capture.start()
+
+    def drained(self) -> bool:
+        """A finite source has ended and every segment was delivered or given up."""
+        return self.pipeline.source_ended.is_set() and self.spool.depth == 0
+
+    def run(self, stop: threading.Event, until_drained: bool = False) -> None:
+        """Run until `stop` is set (or, with until_drained, the source is delivered)."""
+        self.start()
+        next_status = time.monotonic() + self.settings.status_interval_s
+        while not stop.is_set() and not (until_drained and self.drained()):
+            stop.wait(0.1)
+            if time.monotonic() >= next_status:
+                self.report_status()
+                next_status += self.settings.status_interval_s
+        self.shutdown()
+
+    def report_status(self) -> dict[str, object]:
+        self.stats.set(spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
+                       segments_dropped=self.spool.counters.dropped_full
+                       + self.spool.counters.dropped_age + self.spool.counters.refused_full)
+        snapshot = self.stats.snapshot()
+        _LOGGER.info("status", extra={"status": snapshot})
+        if self.settings.status_file:
+            write_status_file(Path(self.settings.status_file), snapshot)
+        return snapshot
+
+    def shutdown(self) -> None:
+        self._capture_stop.set()
+        self.capture.join(JOIN_TIMEOUT_S)
+        self.pipeline.join(JOIN_TIMEOUT_S)
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        while self.spool.depth and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._delivery_stop.set()
+        self.delivery.join(self.settings.verdict_timeout_s + JOIN_TIMEOUT_S)
+        snapshot = self.report_status()
+        if snapshot["spool_depth"] and not self.settings.spool_dir:
+            _LOGGER.error("stopping with %s undelivered segments in the memory spool; "
+                          "configure spool_dir to keep them", snapshot["spool_depth"])

@@ -1,0 +1,128 @@
+"""The capture thread: reads the source and never waits on anything else.
+
+Chunks go into a bounded queue with put_nowait; when it is full the chunk is dropped,
+counted, and a gap is marked. Device failures and stalls close the source and reopen it
+with backoff (ALSA finds the card again by name).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from device_agent.backoff import Backoff
+from device_agent.segmenter import Stamp
+from device_agent.source import AudioSource, EndOfSource, SourceError
+from device_agent.stats import AgentStats
+
+_LOGGER = logging.getLogger(__name__)
+STALL_TIMEOUT_S = 2.0
+BYTES_PER_SECOND = 32000
+
+
+@dataclass(frozen=True)
+class Captured:
+    pcm: bytes
+    stamp: Stamp
+    """When the chunk's first sample was taken."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Audio was lost before the next chunk (xrun, reopen, queue overflow)."""
+
+
+@dataclass(frozen=True)
+class SourceEnded:
+    """A finite source is exhausted."""
+
+
+Item = Captured | Gap | SourceEnded
+
+
+class CaptureLoop(threading.Thread):
+    def __init__(self, open_source: Callable[[], AudioSource], out: queue.Queue[Item],
+                 stats: AgentStats, stop: threading.Event, backoff: Backoff | None = None,
+                 stall_timeout_s: float = STALL_TIMEOUT_S, block_when_full: bool = False) -> None:
+        super().__init__(name="capture", daemon=True)
+        self._open_source = open_source
+        self._out = out
+        self._stats = stats
+        self._halt = stop
+        self._backoff = backoff or Backoff(base_s=0.5, cap_s=10.0)
+        self._stall_timeout_s = stall_timeout_s
+        self._gap_pending = False
+        self._block_when_full = block_when_full
+        """Only for finite sources (files): a live microphone must never wait."""
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                source = self._open()
+            except EndOfSource:
+                self._put(SourceEnded())
+                return
+            if source is None:
+                self._halt.wait(self._backoff.next_delay())
+                continue
+            try:
+                self._read_until_failure(source)
+            except EndOfSource:
+                self._put(SourceEnded())
+                return
+            finally:
+                source.close()
+                self._stats.set(mic_open=False)
+            if not self._halt.is_set():
+                self._stats.add(reopens=1)
+                self._mark_gap()
+                self._halt.wait(self._backoff.next_delay())
+
+    def _open(self) -> AudioSource | None:
+        source = self._open_source()
+        try:
+            source.open()
+        except SourceError as exc:
+            self._stats.add(open_failures=1)
+            _LOGGER.warning("cannot open %s: %s", source.name, exc)
+            return None
+        self._stats.set(mic_open=True)
+        _LOGGER.info("capturing from %s", source.name)
+        return source
+
+    def _read_until_failure(self, source: AudioSource) -> None:
+        while not self._halt.is_set():
+            try:
+                chunk = source.read(self._stall_timeout_s)
+            except SourceError as exc:
+                _LOGGER.warning("capture from %s failed: %s; reopening", source.name, exc)
+                return
+            done_ns, wall_ns = time.monotonic_ns(), time.time_ns()
+            if chunk.xrun:
+                self._stats.add(xruns=1)
+                self._mark_gap()
+                continue
+            self._backoff.reset()
+            lag_ns = len(chunk.pcm) * 1_000_000_000 // BYTES_PER_SECOND
+            self._stats.add(frames=len(chunk.pcm) // 2)
+            self._stats.set(last_frame_monotonic=time.monotonic())
+            self._put(Captured(chunk.pcm, Stamp(done_ns - lag_ns, wall_ns - lag_ns)))
+
+    def _mark_gap(self) -> None:
+        self._gap_pending = True
+
+    def _put(self, item: Item) -> None:
+        block = self._block_when_full or isinstance(item, SourceEnded)
+        try:
+            if self._gap_pending:
+                self._out.put(Gap(), block=block)
+                self._stats.add(gaps=1)
+                self._gap_pending = False
+            self._out.put(item, block=block)
+        except queue.Full:
+            self._stats.add(queue_overflows=1)
+            self._gap_pending = True

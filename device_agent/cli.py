@@ -1,0 +1,144 @@
+"""`device-agent`: run, list-devices, record (a mic check), send (a WAV file)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ingress_common.config import ConfigError
+from ingress_common.logs import configure_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="device-agent", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="capture, segment and deliver until stopped")
+    _common(run)
+    run.add_argument("--until-drained", action="store_true",
+                     help="exit once a finite source (wav:) is delivered")
+    commands.add_parser("list-devices", help="ALSA capture devices and cards")
+    record = commands.add_parser("record", help="record from the microphone into a WAV file")
+    _common(record)
+    record.add_argument("--seconds", type=float, required=True)
+    record.add_argument("out", type=Path)
+    send = commands.add_parser("send", help="deliver a 16 kHz mono WAV file; print the acks")
+    _common(send)
+    send.add_argument("file", type=Path)
+    commands.add_parser("settings", help="print the settings as a Markdown table")
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML config file (also AGENT_CONFIG_FILE)")
+    parser.add_argument("--gateway-url")
+    parser.add_argument("--device-id")
+    parser.add_argument("--source", help="alsa:DEVICE | wav:PATH | wav-paced:PATH | tone:HZ | silence")
+    parser.add_argument("--spool-dir")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "settings":
+        from device_agent.settings import markdown_table
+
+        print(markdown_table())
+        return 0
+    if args.command == "list-devices":
+        from device_agent.capture import list_capture_devices
+
+        print("\n".join(list_capture_devices()))
+        return 0
+    from device_agent.settings import load_settings
+
+    try:
+        settings = load_settings(cli=_cli_values(args), config_file=args.config)
+    except ConfigError as exc:
+        print(f"device-agent: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "record":
+        return _record(settings, args.seconds, args.out)
+    if args.command == "send":
+        return _send(settings, args.file)
+    return _run(settings, args.until_drained)
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {k: getattr(args, k) for k in
+                              ("gateway_url", "device_id", "source", "spool_dir")}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"device-agent: --set expects NAME=VALUE, got {item!r}")
+        values[name.strip()] = value
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: object) -> None:
+        stop.set()  # only set a flag; the main loop does the work
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def _run(settings: Any, until_drained: bool) -> int:
+    from device_agent.agent import Agent
+    from device_agent.sources import source_factory
+
+    factory, finite = source_factory(settings.source, settings.period_ms)
+    agent = Agent(settings, factory, finite_source=finite)
+    agent.run(_stop_on_signals(), until_drained=until_drained)
+    return 0 if agent.spool.depth == 0 or settings.spool_dir else 1
+
+
+def _send(settings: Any, path: Path) -> int:
+    from dataclasses import replace
+
+    from device_agent.agent import Agent
+    from device_agent.sources import source_factory
+
+    settings = replace(settings, source=f"wav:{path}", status_interval_s=3600.0)
+    factory, _ = source_factory(settings.source, settings.period_ms)
+    agent = Agent(settings, factory, finite_source=True)
+    agent.delivery.on_delivered = lambda reply: print(json.dumps(reply), flush=True)
+    agent.run(_stop_on_signals(), until_drained=True)
+    stats = agent.stats.snapshot()
+    print(json.dumps({"segments_acked": stats["segments_acked"],
+                      "segments_rejected": stats["segments_rejected"],
+                      "segments_undelivered": agent.spool.depth}), flush=True)
+    return 0 if agent.spool.depth == 0 and not stats["segments_rejected"] else 1
+
+
+def _record(settings: Any, seconds: float, out: Path) -> int:
+    from device_agent.sources import source_factory
+
+    factory, _ = source_factory(settings.source, settings.period_ms)
+    source = factory()
+    source.open()
+    pcm = bytearray()
+    deadline = time.monotonic() + seconds + 5
+    try:
+        while len(pcm) < int(seconds * 16000) * 2 and time.monotonic() < deadline:
+            pcm += source.read(2.0).pcm
+    finally:
+        source.close()
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(bytes(pcm[: int(seconds * 16000) * 2]))
+    print(f"wrote {len(pcm) // 32} ms to {out}")
+    return 0

@@ -1,0 +1,59 @@
+"""The uplink thread: delivers spooled segments oldest first, retrying with backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from device_agent.backoff import Backoff
+from device_agent.spool import MemorySpool
+from device_agent.stats import AgentStats
+from device_agent.uplink import Uplink
+
+_LOGGER = logging.getLogger(__name__)
+IDLE_WAIT_S = 0.5
+
+
+class Delivery(threading.Thread):
+    def __init__(self, spool: MemorySpool, uplink: Uplink, stats: AgentStats,
+                 stop: threading.Event, backoff: Backoff | None = None,
+                 max_rejections: int = 3) -> None:
+        super().__init__(name="delivery", daemon=True)
+        self._spool = spool
+        self._uplink = uplink
+        self._stats = stats
+        self._halt = stop
+        self._backoff = backoff or Backoff(base_s=1.0, cap_s=30.0)
+        self._max_rejections = max_rejections
+        self.on_delivered: Callable[[dict[str, Any]], None] = lambda _reply: None
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            segment = self._spool.oldest(IDLE_WAIT_S)
+            if segment is None:
+                continue
+            segment.attempts += 1
+            self._stats.add(segments_sent=1, reconnects=1 if segment.attempts > 1 else 0)
+            outcome = self._uplink.deliver(segment, self._halt)
+            log = {"segment_id": segment.meta.segment_id, "attempt": segment.attempts,
+                   "reason": outcome.reason}
+            if outcome.delivered:
+                self._spool.remove(segment)
+                self._stats.add(segments_acked=1)
+                self._backoff.reset()
+                reply = outcome.reply or {}
+                _LOGGER.info("segment delivered", extra={
+                    **log, "partition": reply.get("partition"), "offset": reply.get("offset")})
+                self.on_delivered(reply)
+                continue
+            if not outcome.retryable and segment.attempts >= self._max_rejections:
+                self._spool.remove(segment)
+                self._stats.add(segments_rejected=1)
+                _LOGGER.error("segment rejected by the gateway; giving up", extra=log)
+                continue
+            self._stats.add(segments_retried=1)
+            delay = self._backoff.next_delay()
+            _LOGGER.warning("delivery failed; retrying in %.1f s", delay, extra=log)
+            self._halt.wait(delay)

@@ -1,0 +1,75 @@
+"""The pipeline thread: captured chunks → segmenter → spool. Never touches the network."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from device_agent.capture_loop import Captured, Gap, Item, SourceEnded
+from device_agent.segmenter import Event, SegmentAudio, SegmentEnded, Segmenter, SegmentStarted
+from device_agent.spool import MemorySpool, Segment, SegmentMeta
+from device_agent.stats import AgentStats
+
+_LOGGER = logging.getLogger(__name__)
+QUEUE_POLL_S = 0.2
+
+
+class Pipeline(threading.Thread):
+    def __init__(self, items: queue.Queue[Item], segmenter: Segmenter, spool: MemorySpool,
+                 next_segment_id: Callable[[], tuple[str, int]], device_id: str,
+                 stats: AgentStats, stop: threading.Event) -> None:
+        super().__init__(name="pipeline", daemon=True)
+        self._items = items
+        self._segmenter = segmenter
+        self._spool = spool
+        self._next_segment_id = next_segment_id
+        self._device_id = device_id
+        self._stats = stats
+        self._halt = stop
+        self._open: Segment | None = None
+        self._open_valid = False
+        self.source_ended = threading.Event()
+
+    def run(self) -> None:
+        while not (self._halt.is_set() and self._items.empty()):
+            try:
+                item = self._items.get(timeout=QUEUE_POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(item, Captured):
+                self._apply(self._segmenter.push(item.pcm, item.stamp))
+            elif isinstance(item, Gap):
+                self._apply(self._segmenter.gap())
+            elif isinstance(item, SourceEnded):
+                self._apply(self._segmenter.flush())
+                self.source_ended.set()
+                return
+            dropped = self._segmenter.counters.silence_bytes_dropped / 32000
+            self._stats.set(silence_seconds_skipped=round(dropped, 3))
+        self._apply(self._segmenter.flush())
+
+    def _apply(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, SegmentStarted):
+                self._start(event)
+            elif isinstance(event, SegmentAudio):
+                if self._open is not None:
+                    self._spool.append(self._open, event.pcm)
+            elif isinstance(event, SegmentEnded) and self._open is not None:
+                self._spool.complete(self._open)
+                _LOGGER.info("segment captured", extra={
+                    "segment_id": self._open.meta.segment_id, "reason": event.reason,
+                    "duration_ms": len(self._open.pcm) // 32})
+                self._open = None
+
+    def _start(self, event: SegmentStarted) -> None:
+        segment_id, seq = self._next_segment_id()
+        meta = SegmentMeta(segment_id, seq, self._device_id,
+                           captured_at_ms=event.stamp.wall_ns // 1_000_000,
+                           capture_monotonic_ms=event.stamp.monotonic_ns // 1_000_000,
+                           created_wall_s=time.time())
+        self._open = self._spool.open_segment(meta, event.pcm)
+        self._stats.add(segments_started=1)

@@ -1,0 +1,197 @@
+"""Cuts a continuous PCM16 stream into utterances. Pure: no threads, no clock, no I/O.
+
+VAD mode: RMS energy per 20 ms window against a threshold. Speech starts when most of the
+last `start_s` is voiced, and the segment then begins `preroll_s` before that stretch; it
+ends after `hangover_s` of silence (kept in the segment), at `max_s`, or at a capture gap.
+A segment cut at `max_s` during speech is followed at once by the next, contiguous one.
+Fixed mode cuts every `max_s` and drops nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+
+SAMPLE_RATE_HZ = 16000
+WINDOW_S = 0.02
+WINDOW_BYTES = int(SAMPLE_RATE_HZ * WINDOW_S) * 2
+ONSET_VOICED_RATIO = 0.7
+"""Share of voiced windows in the last start_s that starts an utterance."""
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    mode: str = "vad"
+    """"vad" (utterances) or "fixed" (send everything in max_s pieces)."""
+    threshold_dbfs: float = -40.0
+    """RMS level above which a 20 ms window counts as voiced."""
+    start_s: float = 0.3
+    hangover_s: float = 0.6
+    preroll_s: float = 0.3
+    max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Time of a window's first sample."""
+
+    monotonic_ns: int
+    wall_ns: int
+
+    def plus(self, seconds: float) -> Stamp:
+        ns = int(seconds * 1e9)
+        return Stamp(self.monotonic_ns + ns, self.wall_ns + ns)
+
+
+@dataclass(frozen=True)
+class SegmentStarted:
+    stamp: Stamp
+    position: int
+    """Sample index of the segment's first sample since the segmenter started."""
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class SegmentEnded:
+    reason: str
+    """"silence", "max_length", "gap" or "end_of_stream"."""
+
+
+Event = SegmentStarted | SegmentAudio | SegmentEnded
+
+
+def rms_dbfs(window: bytes) -> float:
+    samples = array("h", window)
+    if not samples:
+        return -math.inf
+    mean_square = sum(s * s for s in samples) / len(samples)
+    return -math.inf if mean_square == 0 else 10 * math.log10(mean_square / 32768.0**2)
+
+
+@dataclass
+class _Window:
+    pcm: bytes
+    stamp: Stamp
+    position: int
+    voiced: bool
+
+
+@dataclass
+class SegmenterCounters:
+    silence_bytes_dropped: int = 0
+    segments: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class Segmenter:
+    def __init__(self, config: SegmenterConfig) -> None:
+        self.config = config
+        self.counters = SegmenterCounters()
+        self._start_windows = max(1, round(config.start_s / WINDOW_S))
+        self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
+        self._preroll_windows = round(config.preroll_s / WINDOW_S)
+        self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * 2
+        self._history: deque[_Window] = deque(maxlen=self._start_windows + self._preroll_windows)
+        self._partial = b""
+        self._partial_stamp: Stamp | None = None
+        self._position = 0
+        self._in_segment = False
+        self._segment_bytes = 0
+        self._silent_run = 0
+
+    def push(self, pcm: bytes, stamp: Stamp) -> list[Event]:
+        """Feed captured audio whose first sample was taken at `stamp`."""
+        if not self._partial:
+            self._partial_stamp = stamp
+        self._partial += pcm
+        events: list[Event] = []
+        while len(self._partial) >= WINDOW_BYTES:
+            window_pcm, self._partial = self._partial[:WINDOW_BYTES], self._partial[WINDOW_BYTES:]
+            assert self._partial_stamp is not None
+            window = _Window(window_pcm, self._partial_stamp, self._position,
+                             rms_dbfs(window_pcm) >= self.config.threshold_dbfs)
+            self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
+            self._position += WINDOW_BYTES // 2
+            events += self._fixed(window) if self.config.mode == "fixed" else self._vad(window)
+        return events
+
+    def gap(self) -> list[Event]:
+        """Audio was lost (xrun, reopen): end any segment; the next one starts afresh."""
+        events = self._end("gap") if self._in_segment else []
+        self._history.clear()
+        self._partial = b""
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of the stream: close the open segment with what remains."""
+        events: list[Event] = []
+        if self._in_segment:
+            tail = self._partial[: len(self._partial) // 2 * 2]
+            if tail:
+                events.append(SegmentAudio(tail))
+            events += self._end("end_of_stream")
+        self._partial = b""
+        return events
+
+    def _fixed(self, window: _Window) -> list[Event]:
+        events: list[Event] = []
+        if not self._in_segment:
+            events.append(self._begin([window]))
+        else:
+            events.append(SegmentAudio(window.pcm))
+            self._segment_bytes += len(window.pcm)
+        if self._segment_bytes >= self._max_bytes:
+            events += self._end("max_length")
+        return events
+
+    def _vad(self, window: _Window) -> list[Event]:
+        if not self._in_segment:
+            return self._listen(window)
+        events: list[Event] = [SegmentAudio(window.pcm)]
+        self._segment_bytes += len(window.pcm)
+        self._silent_run = 0 if window.voiced else self._silent_run + 1
+        if self._silent_run >= self._hangover_windows:
+            events += self._end("silence")
+        elif self._segment_bytes >= self._max_bytes:
+            events += self._end("max_length")
+            if window.voiced:
+                self._in_segment, self._segment_bytes = True, 0
+                self._history.clear()
+                events.append(SegmentStarted(window.stamp.plus(WINDOW_S),
+                                             window.position + WINDOW_BYTES // 2, b""))
+        return events
+
+    def _listen(self, window: _Window) -> list[Event]:
+        if len(self._history) == self._history.maxlen:
+            oldest = self._history[0]
+            self.counters.silence_bytes_dropped += len(oldest.pcm)
+        self._history.append(window)
+        recent = list(self._history)[-self._start_windows:]
+        voiced = sum(w.voiced for w in recent)
+        if len(recent) < self._start_windows or voiced < ONSET_VOICED_RATIO * self._start_windows:
+            return []
+        windows = list(self._history)
+        self._history.clear()
+        return [self._begin(windows)]
+
+    def _begin(self, windows: list[_Window]) -> SegmentStarted:
+        self._in_segment = True
+        self._silent_run = 0
+        pcm = b"".join(w.pcm for w in windows)
+        self._segment_bytes = len(pcm)
+        return SegmentStarted(windows[0].stamp, windows[0].position, pcm)
+
+    def _end(self, reason: str) -> list[Event]:
+        self._in_segment = False
+        self._segment_bytes = 0
+        self._silent_run = 0
+        self.counters.segments += 1
+        self.counters.by_reason[reason] = self.counters.by_reason.get(reason, 0) + 1
+        return [SegmentEnded(reason)]

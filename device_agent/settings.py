@@ -1,0 +1,147 @@
+"""Agent settings: defaults < TOML file < environment (AGENT_*) < CLI flags, validated once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device_agent.segmenter import SegmenterConfig
+from device_agent.spool import SpoolLimits
+from ingress_common import config
+from ingress_common.config import (
+    ConfigError,
+    Setting,
+    at_least,
+    between,
+    log_level,
+    one_of,
+    positive,
+    read_toml,
+)
+
+GATEWAY_MAX_SEGMENT_S = 45.0
+"""The gateway buffers at most 1.4 MiB of PCM per stream: 45.9 s."""
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    gateway_url: str = "ws://127.0.0.1:8000/ws/audio"
+    device_id: str = ""
+    source: str = "alsa:default"
+    period_ms: int = 20
+    mode: str = "vad"
+    threshold_dbfs: float = -40.0
+    start_s: float = 0.3
+    hangover_s: float = 0.6
+    preroll_s: float = 0.3
+    max_segment_s: float = 30.0
+    queue_s: float = 10.0
+    spool_dir: str = ""
+    spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_segments: int = 2000
+    spool_max_age_s: float = 24 * 3600.0
+    spool_policy: str = "drop_oldest"
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 30.0
+    max_rejections: int = 3
+    verdict_timeout_s: float = 30.0
+    token_file: str = ""
+    ca_file: str = ""
+    status_file: str = ""
+    status_interval_s: float = 30.0
+    drain_timeout_s: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def segmenter(self) -> SegmenterConfig:
+        return SegmenterConfig(self.mode, self.threshold_dbfs, self.start_s, self.hangover_s,
+                               self.preroll_s, self.max_segment_s)
+
+    @property
+    def spool_limits(self) -> SpoolLimits:
+        return SpoolLimits(self.spool_max_bytes, self.spool_max_segments, self.spool_max_age_s,
+                           self.spool_policy)
+
+    @property
+    def resolved_device_id(self) -> str:
+        return self.device_id or socket.gethostname()
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        raise ValueError("expected a ws:// or wss:// URL")
+    return text
+
+
+def _source(text: str) -> str:
+    kind = text.split(":", 1)[0]
+    if kind not in {"alsa", "wav", "wav-paced", "tone", "silence"}:
+        raise ValueError("expected alsa:DEVICE, wav:PATH, wav-paced:PATH, tone:HZ or silence")
+    return text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("gateway_url", "AGENT_GATEWAY_URL", "Gateway WebSocket URL (ws:// or wss://).", _url),
+    Setting("device_id", "AGENT_DEVICE_ID", "Device id; empty uses the host name.", str),
+    Setting("source", "AGENT_SOURCE",
+            "alsa:DEVICE (e.g. alsa:plughw:CARD=Device,DEV=0), or a fake: wav:PATH, "
+            "wav-paced:PATH, tone:HZ, silence.", _source),
+    Setting("period_ms", "AGENT_PERIOD_MS", "ALSA period, milliseconds.", int, between(20, 100)),
+    Setting("mode", "AGENT_MODE", "vad (utterances) or fixed (everything, in max_segment_s pieces).",
+            one_of("vad", "fixed")),
+    Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS", "RMS level that counts as speech.",
+            float, between(-90, 0)),
+    Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
+            between(0.02, 5)),
+    Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
+            between(0.02, 10)),
+    Setting("preroll_s", "AGENT_PREROLL_S", "Audio kept before the speech onset.", float,
+            between(0, 5)),
+    Setting("max_segment_s", "AGENT_MAX_SEGMENT_S",
+            f"Longest utterance; at most {GATEWAY_MAX_SEGMENT_S:g} (the gateway's buffer).",
+            float, between(1, GATEWAY_MAX_SEGMENT_S)),
+    Setting("queue_s", "AGENT_QUEUE_S", "Capture queue, in seconds of audio.", float,
+            between(1, 120)),
+    Setting("spool_dir", "AGENT_SPOOL_DIR",
+            "Directory spool (survives restarts); empty keeps the spool in memory.", str),
+    Setting("spool_max_bytes", "AGENT_SPOOL_MAX_BYTES", "Spool size cap.", int, at_least(1_000_000)),
+    Setting("spool_max_segments", "AGENT_SPOOL_MAX_SEGMENTS", "Spool segment cap.", int, at_least(1)),
+    Setting("spool_max_age_s", "AGENT_SPOOL_MAX_AGE_S", "Segments older than this are dropped.",
+            float, positive),
+    Setting("spool_policy", "AGENT_SPOOL_POLICY", "drop_oldest or drop_newest when full.",
+            one_of("drop_oldest", "drop_newest")),
+    Setting("retry_base_s", "AGENT_RETRY_BASE_S", "Backoff base.", float, positive),
+    Setting("retry_cap_s", "AGENT_RETRY_CAP_S", "Backoff cap.", float, positive),
+    Setting("max_rejections", "AGENT_MAX_REJECTIONS",
+            "Tries for a segment the gateway refuses as not retryable.", int, between(1, 100)),
+    Setting("verdict_timeout_s", "AGENT_VERDICT_TIMEOUT_S",
+            "Wait for published/error after done.", float, positive),
+    Setting("token_file", "AGENT_TOKEN_FILE", "File holding the device's bearer token.", str),
+    Setting("ca_file", "AGENT_CA_FILE", "CA bundle for wss://.", str),
+    Setting("status_file", "AGENT_STATUS_FILE", "Counters as JSON, rewritten periodically.", str),
+    Setting("status_interval_s", "AGENT_STATUS_INTERVAL_S", "How often counters are logged.",
+            float, positive),
+    Setting("drain_timeout_s", "AGENT_DRAIN_TIMEOUT_S",
+            "At shutdown, time to finish delivering before stopping.", float, between(0, 600)),
+    Setting("log_level", "AGENT_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", log_level),
+)
+
+
+def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                  config_file: str | None = None) -> AgentSettings:
+    env = os.environ if env is None else env
+    path = config_file or env.get("AGENT_CONFIG_FILE")
+    file_values = read_toml(Path(path), "AGENT_CONFIG_FILE") if path else {}
+    values = config.load(SETTINGS, file_values, env, cli or {}, "AGENT_CONFIG_FILE")
+    settings = AgentSettings(**values)
+    if settings.retry_cap_s < settings.retry_base_s:
+        raise ConfigError("AGENT_RETRY_CAP_S", "must be at least AGENT_RETRY_BASE_S")
+    return settings
+
+
+def markdown_table() -> str:
+    return config.markdown_table(SETTINGS, AgentSettings)

@@ -1,0 +1,38 @@
+"""The interface every audio source implements: ALSA capture and the fakes alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class SourceError(Exception):
+    """The device failed (unplugged, busy, wrong format); the capture loop reopens it."""
+
+
+class SourceStalled(SourceError):
+    """No frames arrived within the stall timeout."""
+
+
+class EndOfSource(Exception):
+    """A finite source (a file) has nothing more. Real microphones never raise it."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    pcm: bytes
+    """PCM16 LE 16 kHz mono; empty when `xrun` is set."""
+    xrun: bool = False
+    """An overrun happened before this read: audio was lost, the stream has a gap."""
+
+
+class AudioSource(Protocol):
+    name: str
+
+    def open(self) -> None:
+        """Open the device; raise SourceError when it cannot be used as asked."""
+
+    def read(self, timeout_s: float) -> Chunk:
+        """One period of audio; SourceStalled after `timeout_s` without frames."""
+
+    def close(self) -> None: ...

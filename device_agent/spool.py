@@ -1,0 +1,226 @@
+"""Store-and-forward: every segment is kept until the gateway confirms it is in Kafka.
+
+A segment is *open* while it is being captured (the uplink may already stream it live)
+and *complete* once it ended. Bounded by bytes, segment count and age; when full the
+policy drops the oldest segment (or refuses the newest) and counts it. `DirectorySpool`
+also writes each completed segment to its own file (temp file, fsync, rename) and
+replays them, oldest first, after a restart. An open segment lives only in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+SUFFIX = ".seg"
+TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class SpoolLimits:
+    max_bytes: int = 64 * 1024 * 1024
+    max_segments: int = 2000
+    max_age_s: float = 24 * 3600.0
+    policy: str = "drop_oldest"
+    """"drop_oldest" or "drop_newest" when a limit is reached."""
+
+
+@dataclass
+class SegmentMeta:
+    segment_id: str
+    seq: int
+    device_id: str
+    captured_at_ms: int
+    capture_monotonic_ms: int
+    created_wall_s: float
+
+
+@dataclass
+class Segment:
+    meta: SegmentMeta
+    pcm: bytearray = field(default_factory=bytearray)
+    complete: bool = False
+    attempts: int = 0
+
+
+@dataclass
+class SpoolCounters:
+    dropped_full: int = 0
+    dropped_age: int = 0
+    refused_full: int = 0
+
+
+class MemorySpool:
+    """The spool in memory only: survives outages, not restarts."""
+
+    def __init__(self, limits: SpoolLimits, wall_clock: Callable[[], float] = time.time) -> None:
+        self.limits = limits
+        self.counters = SpoolCounters()
+        self._wall = wall_clock
+        self._segments: list[Segment] = []
+        self._changed = threading.Condition()
+
+    # -- capture side ---------------------------------------------------
+    def open_segment(self, meta: SegmentMeta, pcm: bytes) -> Segment | None:
+        """Start a segment; None when the policy refuses it (spool full, drop_newest)."""
+        with self._changed:
+            segment = Segment(meta, bytearray(pcm))
+            if not self._make_room(len(pcm), segment):
+                self.counters.refused_full += 1
+                return None
+            self._segments.append(segment)
+            self._changed.notify_all()
+            return segment
+
+    def append(self, segment: Segment, pcm: bytes) -> None:
+        with self._changed:
+            if segment not in self._segments:
+                return  # dropped while open
+            segment.pcm += pcm
+            self._make_room(0, segment)
+            self._changed.notify_all()
+
+    def complete(self, segment: Segment) -> None:
+        with self._changed:
+            segment.complete = True
+            if segment in self._segments:
+                self._persist(segment)
+            self._changed.notify_all()
+
+    # -- uplink side ----------------------------------------------------
+    def oldest(self, timeout_s: float) -> Segment | None:
+        """The oldest segment not yet acked, waiting up to `timeout_s` for one."""
+        with self._changed:
+            self._expire()
+            if not self._segments:
+                self._changed.wait(timeout_s)
+                self._expire()
+            return self._segments[0] if self._segments else None
+
+    def wait_for_more(self, segment: Segment, have: int, timeout_s: float) -> None:
+        """Block until `segment` has more than `have` bytes, is complete, or is dropped."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: len(segment.pcm) > have or segment.complete or segment not in self._segments,
+                timeout_s)
+
+    def contains(self, segment: Segment) -> bool:
+        with self._changed:
+            return segment in self._segments
+
+    def remove(self, segment: Segment) -> None:
+        """The gateway confirmed it: forget it."""
+        with self._changed:
+            if segment in self._segments:
+                self._segments.remove(segment)
+                self._unpersist(segment)
+            self._changed.notify_all()
+
+    @property
+    def depth(self) -> int:
+        with self._changed:
+            return len(self._segments)
+
+    @property
+    def total_bytes(self) -> int:
+        with self._changed:
+            return sum(len(s.pcm) for s in self._segments)
+
+    # -- bounds -----------------------------------------------------------
+    def _make_room(self, extra: int, keep: Segment) -> bool:
+        def over() -> bool:
+            size = sum(len(s.pcm) for s in self._segments) + extra
+            count = len(self._segments) + (0 if keep in self._segments else 1)
+            return size > self.limits.max_bytes or count > self.limits.max_segments
+
+        while over():
+            victims = [s for s in self._segments if s is not keep]
+            if self.limits.policy == "drop_newest" and keep not in self._segments:
+                return False
+            if not victims:
+                return True  # only `keep` left: one segment is bounded by the segmenter's max_s
+            victim = victims[0]
+            self._segments.remove(victim)
+            self._unpersist(victim)
+            self.counters.dropped_full += 1
+            _LOGGER.warning("spool full: dropped segment", extra={"segment_id": victim.meta.segment_id})
+        return True
+
+    def _expire(self) -> None:
+        cutoff = self._wall() - self.limits.max_age_s
+        for segment in [s for s in self._segments if s.complete and s.meta.created_wall_s < cutoff]:
+            self._segments.remove(segment)
+            self._unpersist(segment)
+            self.counters.dropped_age += 1
+            _LOGGER.warning("segment older than the spool's max age dropped",
+                            extra={"segment_id": segment.meta.segment_id})
+
+    def _persist(self, segment: Segment) -> None:
+        """Memory spool: nothing to write."""
+
+    def _unpersist(self, segment: Segment) -> None:
+        """Memory spool: nothing to delete."""
+
+
+class DirectorySpool(MemorySpool):
+    """One file per completed segment: a JSON header line, then raw PCM16 LE 16 kHz mono."""
+
+    def __init__(self, directory: Path, limits: SpoolLimits,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        super().__init__(limits, wall_clock)
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._segments = self._load()
+
+    def _path(self, segment: Segment) -> Path:
+        """Names sort by creation time; the segment id keeps them unique across restarts."""
+        created_ms = int(segment.meta.created_wall_s * 1000)
+        safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in segment.meta.segment_id)
+        return self.directory / f"{created_ms:015d}-{safe_id}{SUFFIX}"
+
+    def _persist(self, segment: Segment) -> None:
+        final = self._path(segment)
+        tmp = final.with_suffix(TMP_SUFFIX)
+        with open(tmp, "wb") as out:
+            out.write(json.dumps(asdict(segment.meta)).encode() + b"\n")
+            out.write(segment.pcm)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, final)
+        _fsync_directory(self.directory)
+
+    def _unpersist(self, segment: Segment) -> None:
+        self._path(segment).unlink(missing_ok=True)
+
+    def _load(self) -> list[Segment]:
+        for leftover in self.directory.glob(f"*{TMP_SUFFIX}"):
+            leftover.unlink()
+        segments = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            try:
+                header, _, pcm = path.read_bytes().partition(b"\n")
+                meta = SegmentMeta(**json.loads(header))
+            except (OSError, ValueError, TypeError) as exc:
+                _LOGGER.error("unreadable spool file %s moved aside: %s", path.name, exc)
+                path.rename(path.with_suffix(".corrupt"))
+                continue
+            segments.append(Segment(meta, bytearray(pcm), complete=True))
+        segments.sort(key=lambda s: (s.meta.created_wall_s, s.meta.seq))
+        if segments:
+            _LOGGER.info("replaying %d spooled segments", len(segments))
+        return segments
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

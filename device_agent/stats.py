@@ -1,0 +1,58 @@
+"""The agent's counters, shared by its threads, logged and written as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class AgentStats:
+    frames: int = 0
+    """Audio frames (samples) captured."""
+    xruns: int = 0
+    gaps: int = 0
+    reopens: int = 0
+    open_failures: int = 0
+    queue_overflows: int = 0
+    segments_started: int = 0
+    segments_sent: int = 0
+    """Delivery attempts."""
+    segments_acked: int = 0
+    segments_retried: int = 0
+    segments_rejected: int = 0
+    """Refused by the gateway for a reason a retry cannot fix, after max_rejections tries."""
+    segments_dropped: int = 0
+    """Dropped by the spool's limits (full or too old)."""
+    silence_seconds_skipped: float = 0.0
+    reconnects: int = 0
+    spool_depth: int = 0
+    spool_bytes: int = 0
+    mic_open: bool = False
+    last_frame_monotonic: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **increments: float) -> None:
+        with self._lock:
+            for name, amount in increments.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def set(self, **values: object) -> None:
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+def write_status_file(path: Path, snapshot: dict[str, object]) -> None:
+    """Atomically replace `path` with the snapshot as JSON."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({**snapshot, "written_at": time.time()}))
+    os.replace(tmp, path)
