@@ -33,9 +33,23 @@ def speech_like_pcm(seconds: float, seed: int = 0, amplitude: int = 6000) -> byt
     return struct.pack(f"<{n}h", *(max(-32768, min(32767, s)) for s in samples))
 
 
+def room_noise(seconds: float, seed: int, rms: float = 30.0) -> bytes:
+    """Quiet background noise (about -61 dBFS), as a real microphone hears in a pause."""
+    rng = random.Random(seed)
+    n = int(RATE * seconds)
+    return struct.pack(f"<{n}h", *(int(rng.gauss(0, rms)) for _ in range(n)))
+
+
 def utterances_with_pauses(count: int, speech_s: float, pause_s: float,
-                           seed: int = 0) -> tuple[bytes, list[bytes]]:
-    """`count` speech bursts separated by silence; returns (whole signal, the bursts)."""
-    bursts = [speech_like_pcm(speech_s, seed=seed + i) for i in range(count)]
-    whole = silence(pause_s) + b"".join(b + silence(pause_s) for b in bursts)
-    return whole, bursts
+                           seed: int = 0) -> tuple[bytes, list[tuple[int, int]]]:
+    """`count` speech bursts separated by room noise: (signal, byte range of each burst)."""
+    parts = [room_noise(pause_s, seed)]
+    spans = []
+    offset = len(parts[0])
+    for i in range(count):
+        burst = speech_like_pcm(speech_s, seed=seed + i + 1)
+        spans.append((offset, offset + len(burst)))
+        pause = room_noise(pause_s, seed + 100 + i)
+        parts += [burst, pause]
+        offset += len(burst) + len(pause)
+    return b"".join(parts), spans

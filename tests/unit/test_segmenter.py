@@ -1,0 +1,86 @@
+import pytest
+
+from device_agent.fake_sources import silence_pcm
+from device_agent.segmenter import (
+    SegmentAudio,
+    SegmentEnded,
+    Segmenter,
+    SegmenterConfig,
+    SegmentStarted,
+    Stamp,
+)
+from devkit.signals import speech_like_pcm
+
+BPS = 32000  # bytes per second
+
+
+def run(segmenter: Segmenter, pcm: bytes, chunk: int = 640 * 5) -> list[tuple[int, bytes, str]]:
+    """Feed `pcm` in chunks; return (start position in bytes, pcm, end reason) per segment."""
+    segments: list[tuple[int, bytes, str]] = []
+    current: list = []
+    events = []
+    for i in range(0, len(pcm), chunk):
+        events += segmenter.push(pcm[i:i + chunk], Stamp(i * 31250, i * 31250))
+    events += segmenter.flush()
+    for event in events:
+        if isinstance(event, SegmentStarted):
+            current = [event.position * 2, bytearray(event.pcm)]
+        elif isinstance(event, SegmentAudio):
+            current[1] += event.pcm
+        elif isinstance(event, SegmentEnded):
+            segments.append((current[0], bytes(current[1]), event.reason))
+    return segments
+
+
+def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> None:
+    speech1, speech2 = speech_like_pcm(1.0, seed=1), speech_like_pcm(2.0, seed=2)
+    signal = silence_pcm(1.0) + speech1 + silence_pcm(1.5) + speech2 + silence_pcm(1.0)
+    segments = run(Segmenter(SegmenterConfig()), signal)
+    assert len(segments) == 2
+    for (start, pcm, reason), (onset, length) in zip(
+            segments, [(1.0, 1.0), (3.5, 2.0)], strict=True):
+        assert reason == "silence"
+        assert pcm == signal[start:start + len(pcm)]  # an exact slice: nothing shifted or lost
+        assert start / BPS == pytest.approx(onset - 0.3, abs=0.05)  # 0.3 s pre-roll
+        end = (start + len(pcm)) / BPS
+        assert end == pytest.approx(onset + length + 0.6, abs=0.1)  # 0.6 s hangover
+
+
+def test_a_blip_shorter_than_the_start_time_is_not_an_utterance() -> None:
+    signal = silence_pcm(1.0) + speech_like_pcm(0.12, seed=3) + silence_pcm(1.0)
+    segmenter = Segmenter(SegmenterConfig())
+    assert run(segmenter, signal) == []
+    assert segmenter.counters.silence_bytes_dropped > 1.5 * BPS
+
+
+def test_long_speech_is_cut_at_max_and_continues_contiguously() -> None:
+    signal = silence_pcm(0.5) + speech_like_pcm(7.0, seed=4) + silence_pcm(1.0)
+    segments = run(Segmenter(SegmenterConfig(max_s=3.0)), signal)
+    assert [s[2] for s in segments][:2] == ["max_length", "max_length"]
+    assert all(len(pcm) <= 3.0 * BPS for _, pcm, _ in segments)
+    joined = b"".join(pcm for _, pcm, _ in segments)
+    first = segments[0][0]
+    assert joined == signal[first:first + len(joined)]  # contiguous across the cuts
+
+
+def test_fixed_mode_sends_everything_in_pieces() -> None:
+    signal = silence_pcm(2.5) + speech_like_pcm(2.0, seed=5)
+    segments = run(Segmenter(SegmenterConfig(mode="fixed", max_s=1.0)), signal)
+    assert b"".join(pcm for _, pcm, _ in segments) == signal
+    assert [len(pcm) for _, pcm, _ in segments][:4] == [BPS] * 4
+
+
+def test_a_gap_ends_the_open_segment() -> None:
+    segmenter = Segmenter(SegmenterConfig())
+    events = segmenter.push(speech_like_pcm(1.0, seed=6), Stamp(0, 0))
+    assert any(isinstance(e, SegmentStarted) for e in events)
+    assert segmenter.gap() == [SegmentEnded("gap")]
+    assert segmenter.gap() == []
+
+
+def test_segment_stamp_is_the_time_of_its_first_sample() -> None:
+    signal = silence_pcm(1.0) + speech_like_pcm(1.0, seed=7) + silence_pcm(1.0)
+    events = Segmenter(SegmenterConfig()).push(signal, Stamp(5_000_000_000, 7_000_000_000))
+    start = next(e for e in events if isinstance(e, SegmentStarted))
+    offset_ns = start.position * 1_000_000_000 // 16000
+    assert start.stamp == Stamp(5_000_000_000 + offset_ns, 7_000_000_000 + offset_ns)
