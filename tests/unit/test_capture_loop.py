@@ -6,7 +6,7 @@ import time
 
 from device_agent.backoff import Backoff
 from device_agent.capture import check_format
-from device_agent.capture_loop import Captured, CaptureLoop, Gap, Item, SourceEnded
+from device_agent.capture_loop import Captured, CaptureLoop, Gap, Item
 from device_agent.fake_sources import ScriptedSource
 from device_agent.source import SourceError
 from device_agent.stats import AgentStats
