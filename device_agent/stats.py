@@ -6,7 +6,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
@@ -48,7 +48,8 @@ class AgentStats:
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
-            return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+            return {f.name: getattr(self, f.name) for f in fields(self)
+                    if not f.name.startswith("_")}
 
 
 def write_status_file(path: Path, snapshot: dict[str, object]) -> None:

@@ -42,6 +42,7 @@ class GatewayState:
 
 def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
     metrics = GatewayMetrics()
+    kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
     publisher = UtterancePublisher(kafka, make_serializer(settings.schema_registry_url),
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),

@@ -73,13 +73,11 @@ class PublishUnconfirmed(StreamRefused):
 
 
 class PublishFailed(StreamRefused):
-    """Kafka rejected the event. `retryable` follows the broker's verdict."""
+    """Kafka rejected the event. Always retryable: the audio itself was valid, and what went
+    wrong (a fenced producer, a missing topic, authorization) is the server side's to fix, so
+    a client keeps the audio and retries with backoff rather than dropping it."""
 
-    code, close_code = "publish_failed", 1011
-
-    def __init__(self, message: str, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+    code, close_code, retryable = "publish_failed", 1011, True
 
 
 class StreamTimedOut(Exception):

@@ -24,6 +24,9 @@ class GatewayMetrics:
         self.publish_failed = Counter(
             "edge_gateway_events_failed_total", "Events not confirmed by Kafka, by reason.",
             ["reason"], registry=r)
+        self.producer_replacements = Counter(
+            "edge_gateway_kafka_producer_replacements_total",
+            "Kafka producers replaced after they were fenced or hit a fatal error.", registry=r)
         self.audio_bytes = Counter(
             "edge_gateway_audio_bytes_total", "PCM bytes in published events.", registry=r)
         self.publish_latency = Histogram(

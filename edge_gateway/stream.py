@@ -103,6 +103,7 @@ class StreamHandler:
         self._metrics.refused.labels(refusal.code).inc()
         _LOGGER.info("stream refused", extra={"correlation_id": correlation_id,
                                               "code": refusal.code,
+                                              "reason": refusal.message,
                                               "buffered_bytes": session.buffered_bytes})
         error = Error(refusal.code, refusal.message, published=False,
                       retryable=refusal.retryable, correlation_id=correlation_id)

@@ -1,12 +1,14 @@
 """Broker frozen (SIGSTOP) at `done`: that stream gets a retryable publish error in time,
 and every other connection keeps being served meanwhile."""
 
+import re
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
@@ -78,3 +80,34 @@ def test_frozen_broker_gives_unconfirmed_error_and_others_keep_being_served(
         assert reader.find(after.correlation_id).headers["segment_id"] == "seg-after"
     finally:
         reader.close()
+
+
+def test_gateway_recovers_after_a_long_freeze_that_fences_its_producer(
+        stall_rig: tuple[Broker, GatewayProcess]) -> None:
+    """A 10 s freeze with a message in flight: Tansu then answers every produce of that
+    producer with PRODUCER_FENCED. The gateway must replace the producer and publish again."""
+    broker, gateway = stall_rig
+    began = time.monotonic()
+    broker.freeze()
+    try:
+        frozen = [stream_utterance(gateway.ws_url, [tone_pcm(0.2)], start={"segment_id": f"f{i}"})
+                  for i in range(3)]  # three publishes time out in flight, 3 s each
+        time.sleep(max(0.0, 10.0 - (time.monotonic() - began)))  # a 10 s freeze, by definition
+    finally:
+        broker.thaw()
+    assert [f.final["code"] for f in frozen] == ["publish_unconfirmed"] * 3
+
+    finals = []
+    for attempt in range(6):  # a client's retries, bounded
+        after = stream_utterance(gateway.ws_url, [tone_pcm(0.2)],
+                                 start={"segment_id": f"seg-thawed-{attempt}"})
+        finals.append(after.final)
+        if after.final["event"] == "published":
+            break
+        assert after.final["retryable"] is True, after.final
+        time.sleep(0.5)
+    assert finals[-1]["event"] == "published", finals
+    metrics = requests.get(f"{gateway.http_url}/metrics", timeout=5).text
+    print(f"\nafter the thaw: {[f.get('code', f['event']) for f in finals]}")
+    replaced = re.search(r"^edge_gateway_kafka_producer_replacements_total (\S+)$", metrics, re.M)
+    assert replaced is not None and float(replaced.group(1)) >= 1
