@@ -45,11 +45,16 @@ class Pipeline(threading.Thread):
                 self._apply(self._segmenter.gap())
             elif isinstance(item, SourceEnded):
                 self._apply(self._segmenter.flush())
+                self._count_silence()
                 self.source_ended.set()
                 return
-            dropped = self._segmenter.counters.silence_bytes_dropped / 32000
-            self._stats.set(silence_seconds_skipped=round(dropped, 3))
+            self._count_silence()
         self._apply(self._segmenter.flush())
+        self._count_silence()
+
+    def _count_silence(self) -> None:
+        dropped = self._segmenter.counters.silence_bytes_dropped / 32000
+        self._stats.set(silence_seconds_skipped=round(dropped, 3))
 
     def _apply(self, events: list[Event]) -> None:
         for event in events:

@@ -125,8 +125,7 @@ class Segmenter:
     def gap(self) -> list[Event]:
         """Audio was lost (xrun, reopen): end any segment; the next one starts afresh."""
         events = self._end("gap") if self._in_segment else []
-        self._history.clear()
-        self._partial = b""
+        self._drop_unsent()
         return events
 
     def flush(self) -> list[Event]:
@@ -137,8 +136,16 @@ class Segmenter:
             if tail:
                 events.append(SegmentAudio(tail))
             events += self._end("end_of_stream")
-        self._partial = b""
+            self._partial = b""
+        self._drop_unsent()
         return events
+
+    def _drop_unsent(self) -> None:
+        """Forget the audio heard outside any segment (counted as silence not sent)."""
+        self.counters.silence_bytes_dropped += sum(len(w.pcm) for w in self._history)
+        self.counters.silence_bytes_dropped += len(self._partial)
+        self._history.clear()
+        self._partial = b""
 
     def _fixed(self, window: _Window) -> list[Event]:
         events: list[Event] = []

@@ -1,5 +1,7 @@
-"""`make demo`: an embedded broker, a real gateway, a client streaming a generated
-utterance, and the published event read back from Kafka. Stops everything it started."""
+"""`make demo`: an embedded broker, a real gateway, and a real device agent whose microphone
+is a generated recording (speech-like bursts with pauses). The agent cuts it into utterances
+and streams each one live; the demo then prints the published events as read back from
+Kafka. Stops everything it started."""
 
 from __future__ import annotations
 
@@ -7,49 +9,62 @@ import sys
 import tempfile
 from pathlib import Path
 
+from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
-from devkit.signals import speech_like_pcm
-from devkit.ws_client import frames_of, stream_utterance
+from devkit.signals import utterances_with_pauses
 
 TOPIC = "speech.audio.ingress"
+DEVICE_ID = "demo-pi"
+UTTERANCES = 4
 
 
 def describe(event: ReadEvent) -> str:
     e = event.event
-    return (f"  AudioInputEvent {event.topic}[{event.partition}]@{event.offset}  "
-            f"correlation_id={e.correlation_id}  duration={len(event.pcm) / 32:.0f} ms  "
-            f"wav={len(e.wav)} B  key={event.key}")
+    return (f"  {event.topic}[{event.partition}]@{event.offset}  "
+            f"segment_id={event.headers.get('segment_id')}  duration={len(event.pcm) / 32:.0f} ms  "
+            f"correlation_id={e.correlation_id}  wav={len(e.wav)} B")
 
 
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
     broker = Broker(workdir)
     gateway: GatewayProcess | None = None
+    agent: AgentProcess | None = None
     try:
         print(f"starting the embedded Kafka-protocol broker (Tansu) on {broker.bootstrap}")
         broker.start()
         broker.create_topic(TOPIC)
         gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC).start()
         print(f"gateway ready at {gateway.ws_url}")
-        pcm = speech_like_pcm(seconds=2.0, seed=1)
-        result = stream_utterance(gateway.ws_url, frames_of(pcm, 3200),
-                                  start={"device_id": "demo-device", "segment_id": "demo-1",
-                                         "language_hint": "en-US"})
-        print(f"gateway answered: {result.final}")
+        signal, bursts = utterances_with_pauses(UTTERANCES, speech_s=1.5, pause_s=1.0, seed=3)
+        mic = write_wav(workdir / "fake-mic.wav", signal)
+        print(f"device agent listening to a fake microphone: {len(signal) / 32000:.1f} s, "
+              f"{UTTERANCES} utterances with pauses (played in real time)")
+        agent = AgentProcess(workdir, gateway.ws_url, f"wav-paced:{mic}", DEVICE_ID).start()
+        code = agent.wait(60)
+        stats = agent.status()
+        print(f"agent finished (exit {code}): segments acked={stats['segments_acked']}, "
+              f"retried={stats['segments_retried']}, silence not sent="
+              f"{stats['silence_seconds_skipped']} s")
         reader = KafkaReader(broker.bootstrap, TOPIC)
-        event = reader.find(result.correlation_id)
+        events = reader.read_until(lambda seen: len(seen) >= UTTERANCES, 15)
         reader.close()
-        print("read back from Kafka:")
-        print(describe(event))
-        print(f"  PCM identical to what was sent: {event.pcm == pcm}")
-        return 0 if event.pcm == pcm else 1
+        print("AudioInputEvents read back from Kafka:")
+        for event in events:
+            print(describe(event))
+        accounting = account(signal, bursts, events)
+        print(f"every utterance delivered as an exact slice of the recording: "
+              f"{accounting.lost == 0 and len(events) == UTTERANCES}")
+        return 0 if code == 0 and accounting.lost == 0 else 1
     finally:
+        if agent is not None:
+            agent.stop()
         if gateway is not None:
             gateway.stop()
         broker.stop()
-        print(f"stopped the gateway and the broker (logs in {workdir})")
+        print(f"stopped the agent, the gateway and the broker (logs in {workdir})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from device_agent.fake_sources import silence_pcm
 from device_agent.segmenter import (
@@ -84,3 +86,22 @@ def test_segment_stamp_is_the_time_of_its_first_sample() -> None:
     start = next(e for e in events if isinstance(e, SegmentStarted))
     offset_ns = start.position * 1_000_000_000 // 16000
     assert start.stamp == Stamp(5_000_000_000 + offset_ns, 7_000_000_000 + offset_ns)
+
+
+@given(blocks=st.lists(st.tuples(st.booleans(), st.integers(1, 40)), min_size=1, max_size=12),
+       chunk=st.sampled_from([320, 640, 3200, 4000]))
+@settings(max_examples=60, deadline=None)
+def test_every_input_byte_is_either_in_one_segment_or_counted_as_not_sent(
+        blocks: list[tuple[bool, int]], chunk: int) -> None:
+    """Any pattern of speech and silence, fed in any chunk size: segments are disjoint, in
+    order, exact slices of the input, and with the silence counter they account for every byte."""
+    pcm = b"".join(speech_like_pcm(n * 0.05, seed=n) if loud else silence_pcm(n * 0.05)
+                   for loud, n in blocks)
+    segmenter = Segmenter(SegmenterConfig(max_s=2.0))
+    segments = run(segmenter, pcm, chunk)
+    end = 0
+    for start, audio, _reason in segments:
+        assert start >= end and pcm[start:start + len(audio)] == audio
+        end = start + len(audio)
+    sent = sum(len(audio) for _, audio, _ in segments)
+    assert sent + segmenter.counters.silence_bytes_dropped == len(pcm)

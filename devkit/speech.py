@@ -1,0 +1,40 @@
+"""Real synthesized speech from espeak-ng, converted by sox to 16 kHz mono PCM16."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from devkit.signals import room_noise
+
+
+def spoken_pcm(text: str, voice: str = "en-us", words_per_minute: int = 160) -> bytes:
+    """`text` spoken by espeak-ng, as 16 kHz mono S16_LE PCM."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not installed (scripts/bootstrap.sh installs it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text],
+                       check=True, capture_output=True, timeout=30)
+        raw = subprocess.run(["sox", str(wav), "-r", "16000", "-c", "1", "-b", "16",
+                              "-e", "signed-integer", "-t", "raw", "-"],
+                             check=True, capture_output=True, timeout=30).stdout
+    return raw
+
+
+def phrases_with_pauses(phrases: list[str], pause_s: float,
+                        seed: int = 0) -> tuple[bytes, list[tuple[int, int]]]:
+    """Each phrase spoken, separated by room noise: (signal, byte range of each phrase)."""
+    parts = [room_noise(pause_s, seed)]
+    spans = []
+    offset = len(parts[0])
+    for i, phrase in enumerate(phrases):
+        speech = spoken_pcm(phrase)
+        spans.append((offset, offset + len(speech)))
+        pause = room_noise(pause_s, seed + 1 + i)
+        parts += [speech, pause]
+        offset += len(speech) + len(pause)
+    return b"".join(parts), spans
