@@ -17,5 +17,8 @@ lint: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
 
+bench: $(VENV)/.installed
+	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -32,7 +32,7 @@ class AgentSettings:
     gateway_url: str = "ws://127.0.0.1:8000/ws/audio"
     device_id: str = ""
     source: str = "alsa:default"
-    period_ms: int = 20
+    period_ms: int = 100
     mode: str = "vad"
     threshold_dbfs: float = -40.0
     start_s: float = 0.3

@@ -42,8 +42,10 @@ class SegmentMeta:
     created_wall_s: float
 
 
-@dataclass
+@dataclass(eq=False)
 class Segment:
+    """Compared by identity: `segment in spool` must not compare megabytes of PCM."""
+
     meta: SegmentMeta
     pcm: bytearray = field(default_factory=bytearray)
     complete: bool = False
