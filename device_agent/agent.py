@@ -26,9 +26,13 @@ from device_agent.source import AudioSource
 from device_agent.spool import DirectorySpool, MemorySpool
 from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink import Uplink, UplinkConfig
+from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
+FRAMES_FRESH_S = 2.0
+"""The systemd watchdog is kicked only while frames arrived this recently: a dead mic stops
+the kicks, and systemd restarts the agent after WatchdogSec."""
 
 
 def boot_id() -> str:
@@ -63,8 +67,10 @@ def _base36(n: int) -> str:
 class Agent:
     def __init__(self, settings: AgentSettings, open_source: Callable[[], AudioSource],
                  finite_source: bool = False,
-                 connect: Callable[..., object] = simple_websocket.Client.connect) -> None:
+                 connect: Callable[..., object] = simple_websocket.Client.connect,
+                 notifier: Notifier | None = None) -> None:
         self.settings = settings
+        self.systemd = notifier or Notifier()
         self.stats = AgentStats()
         self.spool: MemorySpool = (
             DirectorySpool(Path(settings.spool_dir), settings.spool_limits)
@@ -101,10 +107,27 @@ class Agent:
         next_status = time.monotonic() + self.settings.status_interval_s
         while not stop.is_set() and not (until_drained and self.drained()):
             stop.wait(0.1)
+            self.tell_systemd()
             if time.monotonic() >= next_status:
                 self.report_status()
                 next_status += self.settings.status_interval_s
         self.shutdown()
+
+    def capturing(self) -> bool:
+        """Frames are arriving and every thread is alive."""
+        snapshot = self.stats.snapshot()
+        fresh = time.monotonic() - float(str(snapshot["last_frame_monotonic"])) < FRAMES_FRESH_S
+        threads = (self.capture, self.pipeline, self.delivery)
+        return bool(snapshot["mic_open"]) and fresh and all(t.is_alive() for t in threads)
+
+    def tell_systemd(self) -> None:
+        """READY=1 once the microphone is open; WATCHDOG=1 only while frames flow."""
+        if not self.systemd.enabled:
+            return
+        if not self.systemd.ready_sent and self.stats.snapshot()["mic_open"]:
+            self.systemd.ready(f"capturing from {self.settings.source}")
+        if self.systemd.ready_sent and self.capturing():
+            self.systemd.watchdog()
 
     def report_status(self) -> dict[str, object]:
         self.stats.set(spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
@@ -112,11 +135,14 @@ class Agent:
                        + self.spool.counters.dropped_age + self.spool.counters.refused_full)
         snapshot = self.stats.snapshot()
         _LOGGER.info("status", extra={"status": snapshot})
+        self.systemd.status(f"mic {'open' if snapshot['mic_open'] else 'CLOSED'}, "
+                            f"acked {snapshot['segments_acked']}, spool {snapshot['spool_depth']}")
         if self.settings.status_file:
             write_status_file(Path(self.settings.status_file), snapshot)
         return snapshot
 
     def shutdown(self) -> None:
+        self.systemd.stopping()
         self._capture_stop.set()
         self.capture.join(JOIN_TIMEOUT_S)
         self.pipeline.join(JOIN_TIMEOUT_S)

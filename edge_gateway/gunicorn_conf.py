@@ -5,5 +5,7 @@ Applies the same gunicorn options as `edge-gateway serve`, from the environment.
 
 from edge_gateway.server import gunicorn_options
 from edge_gateway.settings import load_settings
+from ingress_common.sd_notify import hide_from_gunicorn
 
+hide_from_gunicorn()  # the worker says READY=1 when Kafka is reachable, not the arbiter
 globals().update(gunicorn_options(load_settings()))

@@ -12,6 +12,7 @@ from gunicorn.app.base import BaseApplication
 from edge_gateway.logs import gunicorn_logconfig
 from edge_gateway.settings import GatewaySettings
 from edge_gateway.worker import build_app
+from ingress_common.sd_notify import Notifier, hide_from_gunicorn
 
 _LOGGER = logging.getLogger(__name__)
 WORKER_HEARTBEAT_TIMEOUT_S = 30
@@ -22,7 +23,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "bind": [settings.bind],
         "workers": 1,
-        "worker_class": "gthread",
+        "worker_class": "edge_gateway.gunicorn_worker.NotifyingThreadWorker",
         "threads": settings.threads,
         "worker_connections": settings.threads * 4,
         "timeout": WORKER_HEARTBEAT_TIMEOUT_S,
@@ -38,6 +39,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
 
 def worker_exit(_server: Any, worker: Any) -> None:
     """Flush the worker's producer so queued events are not lost at shutdown."""
+    Notifier().stopping()
     state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("edge_gateway")
     if state is not None:
         undelivered = state.kafka.close(timeout_s=PRODUCER_FLUSH_TIMEOUT_S)
@@ -49,6 +51,7 @@ class GatewayServer(BaseApplication):
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        hide_from_gunicorn()  # the worker says READY=1 when Kafka is reachable, not the arbiter
         super().__init__()
 
     def load_config(self) -> None:
