@@ -18,8 +18,10 @@ READY_TIMEOUT_S = 30.0
 class GatewayProcess:
     def __init__(self, workdir: Path, bootstrap: str, topic: str,
                  settings: dict[str, str] | None = None, port: int | None = None,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, tls_ca: Path | None = None) -> None:
         self.port = port or free_port()
+        self.tls_ca = tls_ca
+        """With TLS on, the CA that signed the gateway's certificate."""
         self.command = command or [sys.executable, "-m", "edge_gateway", "serve"]
         self.workdir = workdir
         self.env = {
@@ -34,11 +36,11 @@ class GatewayProcess:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/audio"
+        return f"{'wss' if self.tls_ca else 'ws'}://127.0.0.1:{self.port}/ws/audio"
 
     @property
     def log_path(self) -> Path:
@@ -57,7 +59,9 @@ class GatewayProcess:
             if not self.process.alive():
                 raise RuntimeError(f"gateway exited:\n{self.process.log_text()[-3000:]}")
             try:
-                if requests.get(f"{self.http_url}/readyz", timeout=3).status_code == 200:
+                verify: str | bool = str(self.tls_ca) if self.tls_ca else True
+                if requests.get(f"{self.http_url}/readyz", timeout=3,
+                                verify=verify).status_code == 200:
                     return
             except requests.RequestException:
                 pass

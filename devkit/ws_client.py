@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class StreamResult:
     close_reason: str | None = None
     done_sent_at: float | None = None
     final_at: float | None = None
+    subprotocol: str | None = None
 
     @property
     def final(self) -> dict[str, Any]:
@@ -53,10 +55,14 @@ def frames_of(pcm: bytes, frame_bytes: int) -> list[bytes]:
 
 def stream_utterance(url: str, frames: Iterable[bytes], start: dict[str, Any] | None = None,
                      pace_s: float = 0.0, send_done: bool = True, timeout_s: float = 30.0,
-                     headers: dict[str, str] | None = None) -> StreamResult:
+                     headers: dict[str, str] | None = None,
+                     subprotocols: list[str] | None = None,
+                     ssl_context: ssl.SSLContext | None = None) -> StreamResult:
     """Stream one utterance and collect the server's messages until it closes."""
     result = StreamResult()
-    ws = simple_websocket.Client.connect(url, headers=headers)
+    ws = simple_websocket.Client.connect(url, headers=headers, subprotocols=subprotocols,
+                                         ssl_context=ssl_context)
+    result.subprotocol = ws.subprotocol
     try:
         result.messages.append(json.loads(_receive_text(ws, timeout_s)))
         if start is not None:
@@ -112,16 +118,20 @@ def _drain(ws: simple_websocket.Client, result: StreamResult) -> None:
 class RawWebSocket:
     """A blocking wsproto client: handshake, send any frame, time pings."""
 
-    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = 10.0,
+                 subprotocols: list[str] | None = None) -> None:
         parts = urlsplit(url)
         self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout_s)
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.events: list[Any] = []
         extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-        self.sock.sendall(self.ws.send(Request(host=parts.netloc, target=parts.path or "/",
-                                               extra_headers=extra)))
+        target = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+        self.sock.sendall(self.ws.send(Request(host=parts.netloc, target=target,
+                                               extra_headers=extra,
+                                               subprotocols=subprotocols or [])))
         self.accepted = self._await(lambda e: isinstance(e, AcceptConnection | RejectConnection))
         self.reject_status = getattr(self.accepted, "status_code", None)
+        self.subprotocol = getattr(self.accepted, "subprotocol", None)
         self.reject_body = b""
         if isinstance(self.accepted, RejectConnection) and self.accepted.has_body:
             while True:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
+from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
 from edge_gateway.errors import StreamRefused
 from edge_gateway.events import make_serializer
 from edge_gateway.ingest import UtterancePublisher
@@ -20,7 +21,7 @@ from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.protocol import Error, encode
 from edge_gateway.publisher import KafkaPublisher
-from edge_gateway.settings import GatewaySettings
+from edge_gateway.settings import GatewaySettings, load_verifier
 from edge_gateway.stream import INTERNAL_ERROR, StreamHandler, WebSocket
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class GatewayState:
     metrics: GatewayMetrics
     slots: ConnectionSlots
     handler: StreamHandler
+    verifier: TokenVerifier | None = None
 
 
 def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
@@ -46,18 +48,23 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
     publisher = UtterancePublisher(kafka, make_serializer(settings.schema_registry_url),
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
-                         StreamHandler(settings.stream_limits, publisher, metrics))
+                         StreamHandler(settings.stream_limits, publisher, metrics),
+                         load_verifier(settings))
     app = Flask(__name__)
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
-        "max_message_size": settings.max_frame_bytes * HARD_FRAME_CEILING_FACTOR}
+        "max_message_size": settings.max_frame_bytes * HARD_FRAME_CEILING_FACTOR,
+        # Selected when offered: a browser that sends its token as a subprotocol must get
+        # one of its offers back, or it drops the connection.
+        "subprotocols": [SUBPROTOCOL]}
     _add_admission(app, state)
     _add_http_routes(app, state)
     _add_audio_route(app, state)
     return app
 
 
-def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def _refusal(status: int, code: str, message: str,
+             headers: dict[str, str] | None = None) -> Response:
     response = jsonify(event="error", code=code, message=message, published=False,
                        retryable=status == 503)
     response.status_code = status
@@ -75,6 +82,17 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
         if allowed and (origin or "").rstrip("/") not in allowed:
             state.metrics.refused.labels("origin_forbidden").inc()
             return _refusal(403, "origin_forbidden", "this Origin is not in the gateway's allowlist")
+        if state.verifier is not None:
+            query = dict(request.args) if state.settings.auth_allow_query_token else {}
+            token = token_from_request(dict(request.headers), query)
+            try:
+                if token is None:
+                    raise AuthError("no device token")
+                g.device_id = state.verifier.verify(token).device_id
+            except AuthError as exc:
+                state.metrics.refused.labels("unauthorized").inc()
+                return _refusal(401, "unauthorized", str(exc),
+                                {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'})
         if not state.slots.try_acquire():
             state.metrics.refused.labels("over_capacity").inc()
             return _refusal(503, "over_capacity",
@@ -116,7 +134,7 @@ def _add_audio_route(app: Flask, state: GatewayState) -> None:
     def audio_stream(ws: WebSocket) -> None:
         correlation_id = str(uuid.uuid4())
         try:
-            state.handler.serve(ws, correlation_id)
+            state.handler.serve(ws, correlation_id, device_id=g.get("device_id"))
         except Exception:  # the connection's supervisor: log it, tell the client, close
             _LOGGER.exception("stream failed", extra={"correlation_id": correlation_id})
             state.metrics.refused.labels("internal_error").inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from edge_gateway.errors import ConfigError
 from edge_gateway.settings import load_settings, markdown_table
@@ -26,6 +27,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="any setting by its config-file key, e.g. --set max_connections=20")
     table = commands.add_parser("settings", help="print the settings as a Markdown table")
     table.add_argument("--markdown", action="store_true")
+    keygen = commands.add_parser("keygen", help="create the key pair that signs device tokens")
+    keygen.add_argument("--out-dir", type=Path, required=True)
+    keygen.add_argument("--name", default="device-signing-key")
+    keygen.add_argument("--algorithm", default="ES256", choices=("ES256", "EdDSA", "RS256"))
+    token = commands.add_parser("token", help="issue a device token (JWT) on stdout")
+    token.add_argument("--key", type=Path, required=True, help="the private key from keygen")
+    token.add_argument("--device", required=True, help="device id: the token's sub")
+    token.add_argument("--ttl", default="365d", help="lifetime: 3600, 90m, 12h, 30d (default 365d)")
+    token.add_argument("--audience", default="edge-audio-ingress")
+    token.add_argument("--issuer")
     return parser
 
 
@@ -34,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "settings":
         print(markdown_table())
         return 0
+    if args.command in ("keygen", "token"):
+        return _provision(args)
     try:
         settings = load_settings(cli=_cli_values(args), config_file=args.config)
     except ConfigError as exc:
@@ -44,6 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     GatewayServer(settings).run()
     return 0
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from edge_gateway import provisioning
+
+    try:
+        if args.command == "keygen":
+            private, public = provisioning.write_key_pair(args.out_dir, args.name, args.algorithm)
+            print(f"private key (keep it off the gateway): {private}\n"
+                  f"public key (GATEWAY_AUTH_PUBLIC_KEYS): {public}")
+            return 0
+        print(provisioning.issue_token(args.key.read_bytes(), args.device,
+                                       provisioning.parse_ttl(args.ttl), args.audience,
+                                       args.issuer))
+        return 0
+    except (OSError, ValueError) as exc:
+        print(f"edge-gateway {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, str]:

@@ -20,7 +20,10 @@ PRODUCER_FLUSH_TIMEOUT_S = 5.0
 
 
 def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
+    tls = ({"certfile": settings.tls_certfile, "keyfile": settings.tls_keyfile}
+           if settings.tls_certfile else {})
     return {
+        **tls,
         "bind": [settings.bind],
         "workers": 1,
         "worker_class": "edge_gateway.gunicorn_worker.NotifyingThreadWorker",

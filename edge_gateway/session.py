@@ -9,6 +9,7 @@ published). Memory is bounded by `StreamLimits.max_buffer_bytes`.
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 
 from edge_gateway.errors import (
     BufferFull,
@@ -43,10 +44,12 @@ class State(enum.Enum):
 class StreamSession:
     """Buffers one stream's PCM and enforces the per-stream limits."""
 
-    def __init__(self, limits: StreamLimits, opened_at: float) -> None:
+    def __init__(self, limits: StreamLimits, opened_at: float,
+                 authenticated_device_id: str | None = None) -> None:
         self.limits = limits
         self.state = State.OPEN
-        self.start = Start()
+        self._device_id = authenticated_device_id
+        self.start = Start(device_id=authenticated_device_id)
         self.frames = 0
         self._pcm = bytearray()
         self._opened_at = opened_at
@@ -84,7 +87,7 @@ class StreamSession:
         if isinstance(event, Start):
             if self.state is not State.OPEN:
                 raise UnexpectedEvent("start must be the first client message")
-            self.start = event
+            self.start = replace(event, device_id=self._device_id) if self._device_id else event
             self.state = State.STREAMING
             return event
         self._finish()

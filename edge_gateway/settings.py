@@ -11,10 +11,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_FRAME_BYTES, StreamLimits
 from ingress_common import config
+
+if TYPE_CHECKING:
+    from edge_gateway.auth import TokenVerifier
 from ingress_common.config import (
     ConfigError,
     Setting,
@@ -60,7 +63,18 @@ class GatewaySettings:
     kafka_topic_replication: int = 1
     kafka_startup_timeout_s: float = 10.0
     schema_registry_url: str = ""
+    auth_public_keys: str = ""
+    auth_audience: str = "edge-audio-ingress"
+    auth_issuer: str = ""
+    auth_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    auth_allow_query_token: bool = True
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
     kafka_config: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.auth_public_keys)
 
     @property
     def stream_limits(self) -> StreamLimits:
@@ -89,6 +103,22 @@ def _bind(text: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8000")
     return text
+
+
+def _readable_file(text: str) -> str:
+    if text and not os.access(text, os.R_OK):
+        raise ValueError(f"cannot read {text}")
+    return text
+
+
+def _algorithms(text: str) -> tuple[str, ...]:
+    from edge_gateway.auth import ASYMMETRIC_ALGORITHMS
+
+    algorithms = comma_list(text)
+    unsafe = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+    if unsafe or not algorithms:
+        raise ValueError(f"only asymmetric algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))})")
+    return algorithms
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -134,7 +164,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds to wait for Kafka while the worker starts.", float, positive),
     Setting("schema_registry_url", "SCHEMA_REGISTRY_URL",
             "If set, events use the Confluent wire format with this registry.", str),
+    Setting("auth_public_keys", "GATEWAY_AUTH_PUBLIC_KEYS",
+            "PEM or JWKS file of the keys that sign device tokens. Setting it turns device "
+            "authentication on; empty leaves it off.", _readable_file),
+    Setting("auth_audience", "GATEWAY_AUTH_AUDIENCE", "Required `aud` of device tokens.", str),
+    Setting("auth_issuer", "GATEWAY_AUTH_ISSUER",
+            "Required `iss` of device tokens; empty: not checked.", str),
+    Setting("auth_algorithms", "GATEWAY_AUTH_ALGORITHMS",
+            "Accepted JWT algorithms (asymmetric only).", _algorithms),
+    Setting("auth_allow_query_token", "GATEWAY_AUTH_ALLOW_QUERY_TOKEN",
+            "Accept ?token= (query strings get logged by proxies; prefer the header).", boolean),
+    Setting("tls_certfile", "GATEWAY_TLS_CERTFILE",
+            "Serve HTTPS/wss with this certificate chain (PEM); empty: plain HTTP.",
+            _readable_file),
+    Setting("tls_keyfile", "GATEWAY_TLS_KEYFILE", "The certificate's private key (PEM).",
+            _readable_file),
 )
+
+
 def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
                   config_file: str | None = None) -> GatewaySettings:
     """Merge the sources, validate every value, and return the frozen settings."""
@@ -147,7 +194,26 @@ def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] |
     kafka_config.update(_kafka_passthrough(env))
     _check_passthrough(kafka_config)
     values = load(SETTINGS, file_values, env, cli or {}, "GATEWAY_CONFIG_FILE")
-    return GatewaySettings(**values, kafka_config=kafka_config)
+    settings = GatewaySettings(**values, kafka_config=kafka_config)
+    if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
+        raise ConfigError("tls_keyfile" if settings.tls_certfile else "tls_certfile",
+                          "TLS needs both GATEWAY_TLS_CERTFILE and GATEWAY_TLS_KEYFILE")
+    if settings.auth_enabled:
+        load_verifier(settings)  # a bad key file stops the start, naming the setting
+    return settings
+
+
+def load_verifier(settings: GatewaySettings) -> TokenVerifier | None:
+    from edge_gateway.auth import TokenVerifier
+
+    if not settings.auth_enabled:
+        return None
+    try:
+        return TokenVerifier.from_file(Path(settings.auth_public_keys), settings.auth_audience,
+                                       settings.auth_algorithms, settings.auth_issuer or None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError("auth_public_keys", f"no usable public key in "
+                          f"{settings.auth_public_keys}: {exc}") from None
 
 
 def _kafka_passthrough(env: Mapping[str, str]) -> dict[str, str]:

@@ -39,9 +39,10 @@ class StreamHandler:
         self._metrics = metrics
         self._clock = clock
 
-    def serve(self, ws: WebSocket, correlation_id: str) -> None:
-        session = StreamSession(self._limits, self._clock())
-        log = {"correlation_id": correlation_id}
+    def serve(self, ws: WebSocket, correlation_id: str, device_id: str | None = None) -> None:
+        """`device_id`, when authenticated, overrides whatever the client says it is."""
+        session = StreamSession(self._limits, self._clock(), device_id)
+        log = {"correlation_id": correlation_id, "device_id": device_id}
         _LOGGER.info("stream opened", extra=log)
         try:
             _send(ws, Connected(correlation_id, self._limits.as_dict()))

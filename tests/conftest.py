@@ -10,6 +10,7 @@ import pytest
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
+from devkit.log_audit import LOG_PATHS, SECRETS, audit
 from devkit.signals import tone
 
 TOPIC = "speech.audio.ingress"
@@ -17,6 +18,14 @@ TOPIC = "speech.audio.ingress"
 
 def tone_pcm(seconds: float, hz: float = 440.0) -> bytes:
     return tone(seconds, hz)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_audit() -> Iterator[None]:
+    """After the whole session: no log any test process wrote holds audio bytes or a token."""
+    yield
+    findings = audit(LOG_PATHS, SECRETS)
+    assert not findings, "logs leaked payloads:\n" + "\n".join(findings[:20])
 
 
 @pytest.fixture(scope="session")
