@@ -1,38 +1,98 @@
-"""gunicorn's gthread worker, telling systemd the truth: READY=1 once this worker has reached
-Kafka (and serves), WATCHDOG=1 from its main loop, so a wedged loop stops the kicks."""
+"""gunicorn's gthread worker with two additions an edge box needs.
+
+- **systemd, truthfully**: READY=1 once this worker has reached Kafka (and serves), and
+  WATCHDOG=1 from its main loop, so a wedged loop stops the kicks.
+- **A request-header deadline.** gthread reads a request's headers on a pool thread with a
+  blocking socket and no timeout, so clients that send their headers a byte at a time
+  (slowloris) could hold every thread and starve /healthz and real devices. A connection
+  that has not delivered complete headers `header_timeout_s` after a thread took it up is
+  shut down from the main loop, which frees the thread.
+"""
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
+from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
 from ingress_common.sd_notify import Notifier
 
+_LOGGER = logging.getLogger(__name__)
 READY_RETRY_S = 1.0
+DEFAULT_HEADER_TIMEOUT_S = 5.0
 
 
-class NotifyingThreadWorker(ThreadWorker):
+class GatewayThreadWorker(ThreadWorker):
     systemd = Notifier({})
+    header_timeout_s = DEFAULT_HEADER_TIMEOUT_S
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reading_headers: dict[int, tuple[float, Any]] = {}
+        self._headers_lock = threading.Lock()
+        self._on_header_timeout = lambda: None
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.systemd = Notifier()
         state = self.wsgi.extensions["edge_gateway"]
+        self.header_timeout_s = state.settings.header_timeout_s
+        self._on_header_timeout = state.metrics.refused.labels("header_timeout").inc
         threading.Thread(target=self._announce_ready, args=(state.kafka,),
                          name="systemd-ready", daemon=True).start()
 
-    def _announce_ready(self, kafka: object) -> None:
+    def _announce_ready(self, kafka: Any) -> None:
         while self.alive:
-            problem = kafka.check_ready(2.0)  # type: ignore[attr-defined]
+            problem = kafka.check_ready(2.0)
             if problem is None:
-                self.systemd.ready(f"serving; Kafka topic {kafka.topic} reachable")  # type: ignore[attr-defined]
+                self.systemd.ready(f"serving; Kafka topic {kafka.topic} reachable")
                 return
             self.systemd.status(f"not ready: {problem}")
             time.sleep(READY_RETRY_S)
 
     def notify(self) -> None:
+        """Called by the main loop at least once a second."""
         super().notify()
+        self._cut_slow_headers()
         if self.systemd.ready_sent:
             self.systemd.watchdog()
+
+    def handle(self, conn: Any) -> Any:
+        with self._headers_lock:
+            self._reading_headers[id(conn)] = (time.monotonic() + self.header_timeout_s, conn)
+        try:
+            return super().handle(conn)
+        finally:
+            self._headers_done(conn)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        self._headers_done(conn)  # complete headers: the request itself may take long (audio)
+        return super().handle_request(req, conn)
+
+    def _headers_done(self, conn: Any) -> None:
+        with self._headers_lock:
+            self._reading_headers.pop(id(conn), None)
+
+    def _cut_slow_headers(self) -> None:
+        now = time.monotonic()
+        with self._headers_lock:
+            expired = [(key, conn) for key, (deadline, conn) in self._reading_headers.items()
+                       if deadline <= now]
+            for key, _ in expired:
+                del self._reading_headers[key]
+        for _, conn in expired:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns; thread freed
+            except OSError:
+                continue
+            self._on_header_timeout()
+            _LOGGER.warning("closed a connection without complete request headers after %g s",
+                            self.header_timeout_s, extra={"client": _peer(conn.client)})
+
+
+def _peer(client: Any) -> str:
+    return str(client[0]) if isinstance(client, tuple) and client else str(client)

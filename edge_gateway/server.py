@@ -26,7 +26,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
         **tls,
         "bind": [settings.bind],
         "workers": 1,
-        "worker_class": "edge_gateway.gunicorn_worker.NotifyingThreadWorker",
+        "worker_class": "edge_gateway.gunicorn_worker.GatewayThreadWorker",
         "threads": settings.threads,
         "worker_connections": settings.threads * 4,
         "timeout": WORKER_HEARTBEAT_TIMEOUT_S,

@@ -54,6 +54,7 @@ class GatewaySettings:
     allowed_origins: tuple[str, ...] = ()
     publish_timeout_s: float = 10.0
     graceful_timeout_s: float = 30.0
+    header_timeout_s: float = 5.0
     log_level: str = "INFO"
     source_service: str = "edge-gateway"
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -149,6 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
             float, between(1, 300)),
     Setting("graceful_timeout_s", "GATEWAY_GRACEFUL_TIMEOUT_S",
             "Seconds a stopping worker lets open streams finish.", float, positive),
+    Setting("header_timeout_s", "GATEWAY_HEADER_TIMEOUT_S",
+            "Seconds a client has to send complete request headers (slowloris guard).",
+            float, between(0.5, 60)),
     Setting("log_level", "GATEWAY_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", log_level),
     Setting("source_service", "GATEWAY_SOURCE_SERVICE", "source_service field of each event.", str),
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", "Kafka bootstrap servers.", str),

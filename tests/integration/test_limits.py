@@ -1,8 +1,11 @@
 """Each limit and protocol violation gets its documented error, `published` flag and close code."""
 
 import json
+import re
+import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,8 @@ from devkit.ws_client import RawWebSocket, StreamResult, stream_utterance
 from tests.conftest import TOPIC, tone_pcm
 
 ORIGIN = "https://good.example"
+HEADER_TIMEOUT_S = 2.0
+THREADS = 14  # 10 audio connections + 4 extra threads (the defaults)
 GOOD = {"Origin": ORIGIN}
 
 
@@ -27,6 +32,7 @@ def strict(broker: Broker, workdir: Path) -> Iterator[GatewayProcess]:
         "GATEWAY_MAX_MESSAGES_PER_S": "20",
         "GATEWAY_MESSAGE_BURST": "30",
         "GATEWAY_MAX_BUFFER_BYTES": "64000",
+        "GATEWAY_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
     }).start()
     yield g
     g.stop()
@@ -158,3 +164,58 @@ def test_refusals_are_counted_by_reason(strict: GatewayProcess) -> None:
     send_text(strict.ws_url, "{not json")
     text = requests.get(f"{strict.http_url}/metrics", timeout=5).text
     assert 'edge_gateway_connections_refused_total{reason="bad_json"}' in text
+
+
+def test_slowloris_that_sends_a_byte_at_a_time_is_closed_by_the_idle_timeout(
+        strict: GatewayProcess) -> None:
+    """Bytes of a frame that never completes are not messages: the idle timer keeps running."""
+    ws = RawWebSocket(strict.ws_url, headers=GOOD)
+    try:
+        ws.next_text()
+        frame_header = bytes([0x82, 0xFE, 0x01, 0x00])  # binary, masked... never completed
+        for byte in frame_header:
+            ws.sock.sendall(bytes([byte]))
+            time.sleep(0.3)
+        error = ws.next_text()
+        assert (error["code"], error["published"]) == ("idle_timeout", False)
+    finally:
+        ws.close()
+
+
+def dribble_headers(port: int, stop_after_s: float) -> tuple[bool, float]:
+    """Send a WebSocket upgrade request a byte every 0.25 s: (cut by the server, when)."""
+    request = (b"GET /ws/audio HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for byte in request:
+            if time.monotonic() - began > stop_after_s:
+                return False, time.monotonic() - began
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                return True, time.monotonic() - began
+            time.sleep(0.25)
+    return False, time.monotonic() - began
+
+
+def test_header_slowloris_cannot_starve_the_gateway(strict: GatewayProcess) -> None:
+    """More dribbling clients than worker threads: each is cut after the header deadline, and
+    a real device is served meanwhile."""
+    attackers = THREADS + 6
+    with ThreadPoolExecutor(attackers) as pool:
+        futures = [pool.submit(dribble_headers, strict.port, 30.0) for _ in range(attackers)]
+        time.sleep(0.5)  # every thread is now taken by an attacker
+        began = time.monotonic()
+        result = stream_utterance(strict.ws_url, [tone_pcm(0.2)], headers=GOOD, timeout_s=20)
+        served_after = time.monotonic() - began
+        outcomes = [f.result(timeout=40) for f in futures]
+    print(f"\nreal client served after {served_after:.1f} s; attackers cut after "
+          f"{sorted(round(t, 1) for _, t in outcomes)}")
+    assert result.final["event"] == "published"
+    assert served_after < 2 * (HEADER_TIMEOUT_S + 1) + 1
+    assert all(cut for cut, _ in outcomes), "every dribbler was cut"
+    assert max(t for _, t in outcomes) < 2 * (HEADER_TIMEOUT_S + 1) + 5
+    text = requests.get(f"{strict.http_url}/metrics", timeout=5).text
+    match = re.search(r'reason="header_timeout"} (\S+)', text)
+    assert match and float(match.group(1)) >= attackers

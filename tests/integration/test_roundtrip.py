@@ -94,6 +94,6 @@ def test_plain_gunicorn_command_serves_the_same_app(broker, workdir, reader: Kaf
         result = stream_utterance(g.ws_url, frames_of(pcm, 3200))
         assert result.final["event"] == "published"
         assert reader.find(result.correlation_id).pcm == pcm
-        assert "Using worker: edge_gateway.gunicorn_worker.NotifyingThreadWorker" in g.log_path.read_text()
+        assert "Using worker: edge_gateway.gunicorn_worker.GatewayThreadWorker" in g.log_path.read_text()
     finally:
         g.stop()
