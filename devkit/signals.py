@@ -53,3 +53,24 @@ def utterances_with_pauses(count: int, speech_s: float, pause_s: float,
         parts += [burst, pause]
         offset += len(burst) + len(pause)
     return b"".join(parts), spans
+
+
+def goertzel_power(samples: list[int], rate: int, hz: float) -> float:
+    """Power of one frequency in `samples` (the Goertzel algorithm)."""
+    coefficient = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coefficient * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coefficient * s1 * s2
+
+
+def dominant_frequency(pcm: bytes, rate: int = RATE, low_hz: float = 50.0,
+                       high_hz: float = 4000.0) -> float:
+    """The strongest frequency in PCM16 mono: a 10 Hz scan, then a 0.5 Hz refinement."""
+    samples = list(struct.unpack(f"<{len(pcm) // 2}h", pcm[: len(pcm) // 2 * 2]))
+    window = samples[: rate // 10]  # 0.1 s: a 10 Hz main lobe, to match the 10 Hz grid
+    coarse = max((low_hz + 10 * i for i in range(int((high_hz - low_hz) / 10) + 1)),
+                 key=lambda hz: goertzel_power(window, rate, hz))
+    window = samples[: rate * 2]
+    return max((coarse - 10 + 0.5 * i for i in range(41)),
+               key=lambda hz: goertzel_power(window, rate, hz))

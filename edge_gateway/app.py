@@ -28,6 +28,9 @@ _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
 RETRY_AFTER_S = 1
 READY_CHECK_TIMEOUT_S = 2.0
+CLIENT_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+"""The page loads nothing but its own files and talks only to its own gateway."""
 
 
 @dataclass
@@ -125,6 +128,20 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
+
+    @app.get("/")
+    def browser_client() -> Response:
+        """The microphone check page (static/): no build step, no CDN, same-origin only."""
+        response = app.send_static_file("index.html")
+        response.headers["Content-Security-Policy"] = CLIENT_CSP
+        return response
+
+    @app.after_request
+    def no_sniffing(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path.startswith("/static/"):
+            response.headers["Content-Security-Policy"] = CLIENT_CSP
+        return response
 
 
 def _add_audio_route(app: Flask, state: GatewayState) -> None:

@@ -17,6 +17,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The browser test needs Debian's chromium + chromedriver. Optional: when they cannot be
+# installed, that test is skipped and says why.
+BROWSER_PACKAGES=(chromium chromium-driver)
+if ! command -v chromedriver >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "bootstrap: installing ${BROWSER_PACKAGES[*]} (optional, for the browser test)"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${BROWSER_PACKAGES[@]}" >/dev/null 2>&1 \
+    || echo "bootstrap: could not install ${BROWSER_PACKAGES[*]}; the browser test will be skipped"
+fi
+
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: Python 3.11 or newer is needed ($python is $("$python" --version))" >&2
