@@ -7,6 +7,11 @@
   (slowloris) could hold every thread and starve /healthz and real devices. A connection
   that has not delivered complete headers `header_timeout_s` after a thread took it up is
   shut down from the main loop, which frees the thread.
+- **A drain that waits for audio streams.** After a first WebSocket connection has come and
+  gone, gthread's own graceful stop no longer counts the open ones (measured: SIGTERM made
+  the worker exit at once and cut a live stream). So after gthread's run loop returns, the
+  worker itself waits, up to the graceful timeout, until no audio stream is open; new
+  connections are refused meanwhile (the listeners are closed).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from ingress_common.sd_notify import Notifier
 _LOGGER = logging.getLogger(__name__)
 READY_RETRY_S = 1.0
 DEFAULT_HEADER_TIMEOUT_S = 5.0
+DRAIN_POLL_S = 0.1
+DRAIN_MARGIN_S = 1.0
+"""The drain ends this long before the arbiter's SIGKILL at the graceful timeout."""
 
 
 class GatewayThreadWorker(ThreadWorker):
@@ -35,6 +43,7 @@ class GatewayThreadWorker(ThreadWorker):
         self._reading_headers: dict[int, tuple[float, Any]] = {}
         self._headers_lock = threading.Lock()
         self._on_header_timeout = lambda: None
+        self._stopping_at: float | None = None
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -53,6 +62,32 @@ class GatewayThreadWorker(ThreadWorker):
                 return
             self.systemd.status(f"not ready: {problem}")
             time.sleep(READY_RETRY_S)
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        if self._stopping_at is None:
+            self._stopping_at = time.monotonic()
+        super().handle_exit(sig, frame)
+
+    def run(self) -> None:
+        super().run()
+        self._drain_audio_streams()
+
+    def _drain_audio_streams(self) -> None:
+        state = getattr(self, "wsgi", None) and self.wsgi.extensions.get("edge_gateway")
+        if not state:
+            return
+        began = self._stopping_at or time.monotonic()
+        deadline = began + max(0.0, self.cfg.graceful_timeout - DRAIN_MARGIN_S)
+        if state.slots.in_use:
+            _LOGGER.info("draining %d open audio streams", state.slots.in_use)
+        while state.slots.in_use and time.monotonic() < deadline:
+            self.notify()
+            time.sleep(DRAIN_POLL_S)
+        if state.slots.in_use:
+            _LOGGER.warning("graceful timeout: %d audio streams still open are cut",
+                            state.slots.in_use)
+        else:
+            _LOGGER.info("drained in %.1f s", time.monotonic() - began)
 
     def notify(self) -> None:
         """Called by the main loop at least once a second."""

@@ -141,10 +141,26 @@ class KafkaPublisher:
             return self._producer
 
     def _poll_loop(self) -> None:
+        """Serve delivery reports until close(). Never dies: a fatal producer error raised
+        from poll() (e.g. UNKNOWN_PRODUCER_ID after a broker lost its state) gets the
+        producer replaced, anything else is logged and polling goes on."""
         while not self._stopping.is_set():
             if self._replace_requested.is_set():
                 self._replace_producer()
-            self._current().poll(POLL_INTERVAL_S)
+            try:
+                self._current().poll(POLL_INTERVAL_S)
+            except KafkaException as exc:
+                err = exc.args[0]
+                _LOGGER.error("Kafka producer poll failed: %s", err.str() if err else exc)
+                if err is not None and (err.fatal() or err.code() in PRODUCER_LOST_CODES):
+                    with self._swap_lock:
+                        generation = self._generation
+                    self._request_replacement(err.name(), generation)
+                else:
+                    self._stopping.wait(POLL_INTERVAL_S)
+            except Exception:  # noqa: BLE001 - the poller must outlive any one bad report
+                _LOGGER.exception("Kafka producer poll failed")
+                self._stopping.wait(POLL_INTERVAL_S)
 
     def _request_replacement(self, reason: str, generation: int) -> None:
         with self._swap_lock:

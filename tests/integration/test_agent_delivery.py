@@ -10,18 +10,17 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
+from devkit.fault_rig import active_connections, events_of, status_value, wait_for
 from devkit.gateway_process import GatewayProcess
-from devkit.kafka_reader import KafkaReader, ReadEvent
+from devkit.kafka_reader import KafkaReader
 from devkit.ports import free_port
 from devkit.signals import silence, utterances_with_pauses
 from tests.conftest import TOPIC
@@ -30,32 +29,6 @@ BYTES_PER_S = 32000
 PREROLL_S = 0.3
 HANGOVER_S = 0.6
 PERIOD_BYTES = 640  # one 20 ms period
-
-
-def events_of(reader: KafkaReader, device_id: str, count: int, timeout_s: float) -> list[ReadEvent]:
-    def mine(events: list[ReadEvent]) -> list[ReadEvent]:
-        return [e for e in events if e.headers.get("device_id") == device_id]
-
-    def enough(events: list[ReadEvent]) -> bool:
-        return len({e.headers["segment_id"] for e in mine(events)}) >= count
-
-    return mine(reader.read_until(enough, timeout_s))
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
-
-
-def status_value(agent: AgentProcess, key: str) -> int:
-    try:
-        return int(agent.status()[key])  # type: ignore[call-overload]
-    except (FileNotFoundError, ValueError, KeyError):
-        return -1
 
 
 def test_sixty_seconds_with_pauses_arrive_as_exact_utterances(
@@ -104,15 +77,6 @@ def fault_rig(tmp_path: Path) -> Iterator[tuple[Broker, GatewayProcess, KafkaRea
         reader.close()
         gateway.stop()
         broker.stop()
-
-
-def active_connections(gateway: GatewayProcess) -> float:
-    try:
-        text = requests.get(f"{gateway.http_url}/metrics", timeout=2).text
-    except requests.RequestException:
-        return -1
-    match = re.search(r"^edge_gateway_active_connections (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else -1
 
 
 def test_gateway_crash_and_broker_freeze_lose_nothing(

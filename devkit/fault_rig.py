@@ -1,0 +1,124 @@
+"""A broker, a gateway and a real agent, and the helpers fault tests share: waiting on the
+agent's status and the gateway's metrics, and accounting for every utterance."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from devkit.agent_process import Accounting, AgentProcess, account, write_wav
+from devkit.broker import Broker
+from devkit.gateway_process import GatewayProcess
+from devkit.kafka_reader import KafkaReader, ReadEvent
+from devkit.signals import utterances_with_pauses
+
+TOPIC = "speech.audio.ingress"
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def status_value(agent: AgentProcess, key: str) -> int:
+    """A counter from the agent's status file; -1 before the first one is written."""
+    try:
+        return int(str(agent.status()[key]))
+    except (FileNotFoundError, ValueError, KeyError):
+        return -1
+
+
+def metric(gateway: GatewayProcess, name: str) -> float:
+    """A gateway metric (first sample with that exact name), -1 when unreachable."""
+    try:
+        text = requests.get(f"{gateway.http_url}/metrics", timeout=2).text
+    except requests.RequestException:
+        return -1
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else -1
+
+
+def active_connections(gateway: GatewayProcess) -> float:
+    return metric(gateway, "edge_gateway_active_connections")
+
+
+def events_of(reader: KafkaReader, device_id: str, count: int, timeout_s: float) -> list[ReadEvent]:
+    """Every event of `device_id`, once `count` distinct segments were seen (or the deadline)."""
+    def mine(events: list[ReadEvent]) -> list[ReadEvent]:
+        return [e for e in events if e.headers.get("device_id") == device_id]
+
+    def enough(events: list[ReadEvent]) -> bool:
+        return len({e.headers["segment_id"] for e in mine(events)}) >= count
+
+    return mine(reader.read_until(enough, timeout_s))
+
+
+@dataclass
+class Rig:
+    workdir: Path
+    broker: Broker
+    gateway: GatewayProcess
+    reader: KafkaReader
+    agents: list[AgentProcess] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, workdir: Path, gateway_settings: dict[str, str] | None = None) -> Rig:
+        broker = Broker(workdir).start()
+        broker.create_topic(TOPIC)
+        gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC,
+                                 settings={"GATEWAY_PUBLISH_TIMEOUT_S": "3", **(gateway_settings or {})})
+        gateway.start()
+        return cls(workdir, broker, gateway, KafkaReader(broker.bootstrap, TOPIC))
+
+    def agent(self, device_id: str, utterances: int = 6, speech_s: float = 2.0,
+              pause_s: float = 1.5, url: str | None = None,
+              settings: dict[str, str] | None = None) -> Utterances:
+        signal, bursts = utterances_with_pauses(utterances, speech_s, pause_s,
+                                                seed=sum(map(ord, device_id)))
+        mic = write_wav(self.workdir / f"{device_id}.wav", signal)
+        agent = AgentProcess(self.workdir, url or self.gateway.ws_url, f"wav-paced:{mic}",
+                             device_id, settings=settings).start()
+        self.agents.append(agent)
+        return Utterances(device_id, signal, bursts, agent)
+
+    def stop(self) -> None:
+        self.broker.thaw()
+        for agent in self.agents:
+            agent.stop()
+        with contextlib.suppress(RuntimeError):
+            self.reader.close()
+        self.gateway.stop()
+        self.broker.stop()
+
+
+@dataclass
+class Utterances:
+    """What one agent was given to say, and the agent saying it."""
+
+    device_id: str
+    signal: bytes
+    bursts: list[tuple[int, int]]
+    agent: AgentProcess
+
+    def settle(self, reader: KafkaReader, title: str, timeout_s: float = 120) -> Accounting:
+        """Wait for the agent to deliver everything and exit; print and return the accounting."""
+        code = self.agent.wait(timeout_s)
+        log = self.agent.process.log_text()[-3000:] if self.agent.process else ""
+        assert code == 0, f"agent exited {code}:\n{log}"
+        events = events_of(reader, self.device_id, len(self.bursts), 30)
+        accounting = account(self.signal, self.bursts, events)
+        status = self.agent.status()
+        print(accounting.table(title))
+        print(f"agent: attempts={status['segments_sent']} acked={status['segments_acked']} "
+              f"retried={status['segments_retried']} rejected={status['segments_rejected']}")
+        return accounting
