@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import simple_websocket
-
 from device_agent.backoff import Backoff
 from device_agent.capture_loop import CaptureLoop, Item
 from device_agent.delivery import Delivery
@@ -27,6 +25,7 @@ from device_agent.spool import DirectorySpool, MemorySpool
 from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink import Uplink, UplinkConfig
 from ingress_common.sd_notify import Notifier
+from ingress_common.websocket_client import Client
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -67,7 +66,7 @@ def _base36(n: int) -> str:
 class Agent:
     def __init__(self, settings: AgentSettings, open_source: Callable[[], AudioSource],
                  finite_source: bool = False,
-                 connect: Callable[..., object] = simple_websocket.Client.connect,
+                 connect: Callable[..., object] = Client.connect,
                  notifier: Notifier | None = None) -> None:
         self.settings = settings
         self.systemd = notifier or Notifier()

@@ -20,6 +20,7 @@ from typing import Any
 import simple_websocket
 
 from device_agent.spool import MemorySpool, Segment
+from ingress_common.websocket_client import Client
 
 _LOGGER = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 32000
@@ -51,7 +52,7 @@ class Outcome:
 
 class Uplink:
     def __init__(self, config: UplinkConfig, spool: MemorySpool,
-                 connect: Callable[..., Any] = simple_websocket.Client.connect) -> None:
+                 connect: Callable[..., Any] = Client.connect) -> None:
         self.config = config
         self._spool = spool
         self._connect_fn = connect

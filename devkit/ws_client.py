@@ -30,6 +30,8 @@ from wsproto.events import (
     TextMessage,
 )
 
+from ingress_common.websocket_client import Client
+
 
 @dataclass
 class StreamResult:
@@ -60,7 +62,7 @@ def stream_utterance(url: str, frames: Iterable[bytes], start: dict[str, Any] | 
                      ssl_context: ssl.SSLContext | None = None) -> StreamResult:
     """Stream one utterance and collect the server's messages until it closes."""
     result = StreamResult()
-    ws = simple_websocket.Client.connect(url, headers=headers, subprotocols=subprotocols,
+    ws = Client.connect(url, headers=headers, subprotocols=subprotocols,
                                          ssl_context=ssl_context)
     result.subprotocol = ws.subprotocol
     try:

@@ -1,0 +1,22 @@
+"""simple-websocket's client, with a fix for messages that arrive with the handshake.
+
+simple-websocket 1.1.0's `Client.handshake()` takes only the first wsproto event (the 101
+response) from its first read. A message the server sends right after the handshake (the
+gateway's `connected`) often arrives in that same read; it then stays parked inside wsproto
+until more bytes come, and the client waits for a message it already has — until the
+gateway's idle timeout ends the stream (found by the soak test: 8 of 229 streams). This
+subclass hands those events over as soon as the handshake is done.
+"""
+
+from __future__ import annotations
+
+import simple_websocket
+
+
+class Client(simple_websocket.Client):
+    connected: bool
+
+    def handshake(self) -> None:
+        super().handshake()
+        if self.connected:
+            self.connected = self._handle_events()
