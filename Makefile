@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench faults clean
 
 demo: $(VENV)/.installed
 	$(PY) -m devkit.demo
@@ -17,8 +17,13 @@ lint: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed   # about 20 minutes: gateway scenarios, agent footprint, 10-minute soak
+	$(PY) -m bench.gateway_bench
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
+	EDGE_SOAK_S=600 $(PY) -m pytest -s -p no:cacheprovider tests/faults/test_soak.py
+
+faults: $(VENV)/.installed
+	$(PY) -m pytest -s -m faults tests/faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -17,6 +17,8 @@ class ProcSample:
     rss_bytes: int
     peak_rss_bytes: int
     threads: int
+    pss_bytes: int = 0
+    """Proportional set size: shared pages split between the processes sharing them."""
 
 
 def sample(pid: int) -> ProcSample:
@@ -27,14 +29,25 @@ def sample(pid: int) -> ProcSample:
                   if ":" in line)
     return ProcSample(cpu_s=(utime + stime) / _TICKS,
                       rss_bytes=_kib(status["VmRSS"]), peak_rss_bytes=_kib(status["VmHWM"]),
-                      threads=int(status["Threads"]))
+                      threads=int(status["Threads"]), pss_bytes=_pss(pid))
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return _kib(line.split(":", 1)[1])
+    except OSError:
+        pass
+    return 0
 
 
 def sample_total(pids: list[int]) -> ProcSample:
     """The sum over `pids` (e.g. a gunicorn arbiter and its worker)."""
     samples = [sample(pid) for pid in pids]
     return ProcSample(sum(s.cpu_s for s in samples), sum(s.rss_bytes for s in samples),
-                      sum(s.peak_rss_bytes for s in samples), sum(s.threads for s in samples))
+                      sum(s.peak_rss_bytes for s in samples), sum(s.threads for s in samples),
+                      sum(s.pss_bytes for s in samples))
 
 
 def _kib(value: str) -> int:

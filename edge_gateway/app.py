@@ -28,6 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
 RETRY_AFTER_S = 1
 READY_CHECK_TIMEOUT_S = 2.0
+RECEIVE_BYTES = 65536
 CLIENT_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 """The page loads nothing but its own files and talks only to its own gateway."""
@@ -57,6 +58,9 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
         "max_message_size": settings.max_frame_bytes * HARD_FRAME_CEILING_FACTOR,
+        # One recv() per 64 KiB instead of per 4 KiB (the default): a 1.4 MiB stream costs
+        # 23 trips through wsproto instead of 360.
+        "receive_bytes": RECEIVE_BYTES,
         # Selected when offered: a browser that sends its token as a subprotocol must get
         # one of its offers back, or it drops the connection.
         "subprotocols": [SUBPROTOCOL]}

@@ -11,6 +11,7 @@ device_id the client sends. Tokens are taken from, in order of preference:
 3. a `token` query parameter: least preferred, because query strings end up in proxy logs.
 
 The gateway never logs a token, and a refusal never says more than which check failed.
+PyJWT and cryptography are imported only when authentication is on (they cost ~8 MiB).
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 SUBPROTOCOL = "edge-audio.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
@@ -60,6 +58,9 @@ class TokenVerifier:
     def from_file(cls, path: Path, audience: str, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
                   issuer: str | None = None, leeway_s: float = 30.0) -> TokenVerifier:
         """A JWKS file (JSON) or a PEM file with one or more public keys."""
+        import jwt
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         text = path.read_text()
         if text.lstrip().startswith("{"):
             jwks = jwt.PyJWKSet.from_dict(json.loads(text))
@@ -71,6 +72,8 @@ class TokenVerifier:
         return cls(keys, {}, audience, algorithms, issuer, leeway_s)
 
     def verify(self, token: str) -> Device:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

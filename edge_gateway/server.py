@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from edge_gateway.logs import gunicorn_logconfig
 from edge_gateway.settings import GatewaySettings
-from edge_gateway.worker import build_app
+
+if TYPE_CHECKING:
+    from flask import Flask
 from ingress_common.sd_notify import Notifier, hide_from_gunicorn
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,4 +63,8 @@ class GatewayServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        # Imported here, in the worker after fork: the arbiter never loads Flask, librdkafka
+        # or fastavro, which keeps it small (it only supervises).
+        from edge_gateway.worker import build_app
+
         return build_app(self.settings)
