@@ -10,7 +10,7 @@ from edge_gateway.protocol import CHANNELS, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 WAV_HEADER_BYTES = 44
 
 
-def pcm_to_wav(pcm: bytes, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
+def pcm_to_wav(pcm: bytes | memoryview, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
     """Wrap mono PCM16 LE samples in a WAV container."""
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:

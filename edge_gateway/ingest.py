@@ -24,15 +24,16 @@ class UtterancePublisher:
         self._source_service = source_service
         self._metrics = metrics
 
-    def publish(self, pcm: bytes, start: Start, correlation_id: str) -> Published:
+    def publish(self, pcm: bytes | memoryview, start: Start, correlation_id: str) -> Published:
         """Publish one utterance and return where it landed, or raise a publish refusal."""
         began = time.monotonic()
         event = AudioInputEvent.create(correlation_id, pcm_to_wav(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
+        value = self._serialize(event, self._kafka.topic)
+        del event  # the WAV copy is not needed while waiting for Kafka
         try:
-            delivery = self._kafka.publish(self._serialize(event, self._kafka.topic),
-                                           key=start.device_id or correlation_id,
+            delivery = self._kafka.publish(value, key=start.device_id or correlation_id,
                                            headers=_headers(start, correlation_id))
         except (PublishFailed, PublishUnconfirmed) as refusal:
             self._metrics.publish_failed.labels(refusal.code).inc()

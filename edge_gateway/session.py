@@ -61,8 +61,10 @@ class StreamSession:
         return len(self._pcm)
 
     @property
-    def pcm(self) -> bytes:
-        return bytes(self._pcm)
+    def pcm(self) -> memoryview:
+        """The buffered PCM, without a copy (a 1.4 MiB stream is copied enough on its way
+        to Kafka). Valid once the stream has stopped receiving."""
+        return memoryview(self._pcm)
 
     @property
     def duration_ms(self) -> int:
