@@ -7,6 +7,7 @@ before the WebSocket upgrade, so a refusal is a plain HTTP answer with a JSON bo
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -44,6 +45,24 @@ class GatewayState:
     slots: ConnectionSlots
     handler: StreamHandler
     verifier: TokenVerifier | None = None
+
+
+class AudioSlot:
+    """One of the `max_connections` audio slots; released once (at the verdict, or at the
+    end of the request if the stream never reached one)."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self._state = state
+        self._held = True
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if not self._held:
+                return
+            self._held = False
+        self._state.slots.release()
+        self._state.metrics.active_connections.dec()
 
 
 def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
@@ -105,16 +124,16 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
             return _refusal(503, "over_capacity",
                             f"all {state.slots.capacity} audio connections are in use; retry later",
                             {"Retry-After": str(RETRY_AFTER_S)})
-        g.audio_slot = True
+        g.audio_slot = AudioSlot(state)
         state.metrics.active_connections.inc()
         state.metrics.accepted.inc()
         return None
 
     @app.teardown_request
     def release_audio_slot(_exc: BaseException | None) -> None:
-        if g.pop("audio_slot", False):
-            state.slots.release()
-            state.metrics.active_connections.dec()
+        slot = g.pop("audio_slot", None)
+        if slot is not None:
+            slot.release()
 
 
 def _add_http_routes(app: Flask, state: GatewayState) -> None:
@@ -155,7 +174,8 @@ def _add_audio_route(app: Flask, state: GatewayState) -> None:
     def audio_stream(ws: WebSocket) -> None:
         correlation_id = str(uuid.uuid4())
         try:
-            state.handler.serve(ws, correlation_id, device_id=g.get("device_id"))
+            state.handler.serve(ws, correlation_id, device_id=g.get("device_id"),
+                                on_verdict=g.audio_slot.release)
         except Exception:  # the connection's supervisor: log it, tell the client, close
             _LOGGER.exception("stream failed", extra={"correlation_id": correlation_id})
             state.metrics.refused.labels("internal_error").inc()

@@ -7,6 +7,7 @@ the client one final JSON message (`published` or `error`) and a close code.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -39,8 +40,18 @@ class StreamHandler:
         self._metrics = metrics
         self._clock = clock
 
-    def serve(self, ws: WebSocket, correlation_id: str, device_id: str | None = None) -> None:
-        """`device_id`, when authenticated, overrides whatever the client says it is."""
+    def serve(self, ws: WebSocket, correlation_id: str, device_id: str | None = None,
+              on_verdict: Callable[[], None] = lambda: None) -> None:
+        """`device_id`, when authenticated, overrides whatever the client says it is.
+        `on_verdict` runs just before the final message is sent (the connection slot is
+        released there: a client that reconnects on `published` must not find it taken)."""
+        _verdict_hook.fn = on_verdict
+        try:
+            self._serve(ws, correlation_id, device_id)
+        finally:
+            _verdict_hook.fn = None
+
+    def _serve(self, ws: WebSocket, correlation_id: str, device_id: str | None) -> None:
         session = StreamSession(self._limits, self._clock(), device_id)
         log = {"correlation_id": correlation_id, "device_id": device_id}
         _LOGGER.info("stream opened", extra=log)
@@ -130,7 +141,15 @@ def _send(ws: WebSocket, event: ServerEvent) -> None:
     ws.send(encode(event))
 
 
+_verdict_hook = threading.local()
+"""The running connection's on_verdict (each connection is served on its own thread)."""
+
+
 def _finish(ws: WebSocket, event: ServerEvent, close_code: int, reason: str) -> None:
+    hook = getattr(_verdict_hook, "fn", None)
+    if hook is not None:
+        _verdict_hook.fn = None
+        hook()
     try:
         _send(ws, event)
         ws.close(close_code, reason)

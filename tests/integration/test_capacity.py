@@ -66,3 +66,4 @@ def test_twelve_clients_give_ten_streams_and_two_refusals(gateway: GatewayProces
         for ws in sockets:
             ws.close()
     assert requests.get(f"{gateway.http_url}/healthz", timeout=5).json()["active_connections"] <= 10
+
