@@ -244,8 +244,11 @@ def plot(rows: list[Figures], path: Path) -> None:
     for f in rows:
         if f.latencies_s:
             values = sorted(1000 * v for v in f.latencies_s)
+            name = f.scenario.split(":")[0]
+            if name == "floor":
+                name += " " + f.scenario.split(",")[1].strip().replace(" events", "")
             ax.plot(values, [(i + 1) / len(values) for i in range(len(values))],
-                    label=f.scenario.split(":")[0] + f" (n={len(values)})")
+                    label=f"{name} (n={len(values)})")
     ax.set_xscale("log")
     ax.set_xlabel("done → published latency, ms (log)")
     ax.set_ylabel("fraction of events")
@@ -257,12 +260,23 @@ def plot(rows: list[Figures], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def replot(results_json: Path, path: Path) -> None:
+    """Redraw the plot from a saved run (bench/results/gateway-*.json)."""
+    rows = [Figures(**{k: v for k, v in r.items()}) for r in json.loads(results_json.read_text())
+            if "scenario" in r]
+    plot(rows, path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--realtime-seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--plot", type=Path, default=Path("docs/img/latency.png"))
+    parser.add_argument("--replot", type=Path, help="only redraw the plot from a results JSON")
     args = parser.parse_args()
+    if args.replot:
+        replot(args.replot, args.plot)
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     broker = Broker(workdir).start()
     broker.create_topic(TOPIC)
