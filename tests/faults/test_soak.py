@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.fault_rig import Rig
+from devkit.fault_rig import Rig, record_accounting
 from devkit.load import run_clients, verify
 from devkit.procstat import sample_total
 
@@ -52,11 +52,13 @@ def test_soak_ten_clients_memory_and_threads_stay_flat(tmp_path: Path) -> None:
     rss_early = statistics.median(s[1] for s in early) / 2**20
     rss_late = statistics.median(s[1] for s in late) / 2**20
     threads_early, threads_late = max(s[2] for s in early), max(s[2] for s in late)
-    print(f"\nsoak {SOAK_S:.0f} s, 10 clients: {verdict.sent} utterances, {verdict.published} "
-          f"published, lost {verdict.lost}, duplicated {verdict.duplicated}, corrupted "
-          f"{verdict.corrupted}, refused {dict(verdict.refused)}\n"
-          f"RSS (arbiter + worker) median early {rss_early:.1f} MiB, late {rss_late:.1f} MiB; "
-          f"threads max early {threads_early}, late {threads_late}; {n} samples")
+    summary = (f"soak {SOAK_S:.0f} s, 10 clients: {verdict.sent} utterances, {verdict.published} "
+               f"published, lost {verdict.lost}, duplicated {verdict.duplicated}, corrupted "
+               f"{verdict.corrupted}, refused {dict(verdict.refused)}\n"
+               f"RSS (arbiter + worker) median early {rss_early:.1f} MiB, late {rss_late:.1f} MiB; "
+               f"threads max early {threads_early}, late {threads_late}; {n} samples")
+    print("\n" + summary)
+    record_accounting(summary + "\n")
     assert n >= 10
     assert verdict.published == verdict.sent > 10 * (SOAK_S / 1.5)
     assert verdict.lost == verdict.duplicated == verdict.corrupted == 0

@@ -18,7 +18,13 @@ import pytest
 
 from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
-from devkit.fault_rig import active_connections, events_of, status_value, wait_for
+from devkit.fault_rig import (
+    active_connections,
+    events_of,
+    record_accounting,
+    status_value,
+    wait_for,
+)
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.ports import free_port
@@ -109,6 +115,8 @@ def test_gateway_crash_and_broker_freeze_lose_nothing(
     events = events_of(reader, "e2e-faults", len(bursts), 60)
     accounting = account(signal, bursts, events)
     print(accounting.table("gateway SIGKILL + 2 s down, broker frozen 10 s"))
+    record_accounting(accounting.table("agent end-to-end: gateway SIGKILL + 2 s down, then "
+                                       "broker frozen 10 s") + "\n")
     print(f"agent: sent={final['segments_sent']} acked={final['segments_acked']} "
           f"retried={final['segments_retried']} (before the crash: {retried_before})")
     assert int(final["segments_retried"]) > max(retried_before, 0), "the faults hit deliveries"
