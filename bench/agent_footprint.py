@@ -21,8 +21,9 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.procstat import sample
 from devkit.signals import utterances_with_pauses
+from edge_gateway.settings import DEFAULT_TOPIC
 
-TOPIC = "speech.audio.ingress"
+TOPIC = DEFAULT_TOPIC
 SAMPLE_EVERY_S = 0.5
 
 

@@ -30,8 +30,9 @@ from devkit.procstat import sample_total
 from devkit.ws_client import RawWebSocket
 from edge_gateway.audio import pcm_to_wav
 from edge_gateway.events import AudioInputEvent, serialize_schemaless
+from edge_gateway.settings import DEFAULT_TOPIC
 
-TOPIC = "speech.audio.ingress"
+TOPIC = DEFAULT_TOPIC
 RESULTS = Path(__file__).resolve().parent / "results"
 BURST_BYTES = 1468006  # the gateway's buffer cap: 1.4 MiB of PCM, 45.9 s
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ingress_common.config import ConfigError
+from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
 
 
@@ -73,14 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {k: getattr(args, k) for k in
-                              ("gateway_url", "device_id", "source", "spool_dir")}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"device-agent: --set expects NAME=VALUE, got {item!r}")
-        values[name.strip()] = value
-    return {k: v for k, v in values.items() if v is not None}
+    flags = {k: getattr(args, k) for k in ("gateway_url", "device_id", "source", "spool_dir")}
+    return cli_overrides(flags, args.set, "device-agent")
 
 
 def _stop_on_signals() -> threading.Event:

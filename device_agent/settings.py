@@ -23,6 +23,8 @@ from ingress_common.config import (
     read_toml,
 )
 
+_SEGMENTER = SegmenterConfig()
+_SPOOL = SpoolLimits()
 GATEWAY_MAX_SEGMENT_S = 45.0
 """The gateway buffers at most 1.4 MiB of PCM per stream: 45.9 s."""
 
@@ -33,18 +35,18 @@ class AgentSettings:
     device_id: str = ""
     source: str = "alsa:default"
     period_ms: int = 100
-    mode: str = "vad"
-    threshold_dbfs: float = -40.0
-    start_s: float = 0.3
-    hangover_s: float = 0.6
-    preroll_s: float = 0.3
-    max_segment_s: float = 30.0
+    mode: str = _SEGMENTER.mode
+    threshold_dbfs: float = _SEGMENTER.threshold_dbfs
+    start_s: float = _SEGMENTER.start_s
+    hangover_s: float = _SEGMENTER.hangover_s
+    preroll_s: float = _SEGMENTER.preroll_s
+    max_segment_s: float = _SEGMENTER.max_s
     queue_s: float = 10.0
     spool_dir: str = ""
-    spool_max_bytes: int = 64 * 1024 * 1024
-    spool_max_segments: int = 2000
-    spool_max_age_s: float = 24 * 3600.0
-    spool_policy: str = "drop_oldest"
+    spool_max_bytes: int = _SPOOL.max_bytes
+    spool_max_segments: int = _SPOOL.max_segments
+    spool_max_age_s: float = _SPOOL.max_age_s
+    spool_policy: str = _SPOOL.policy
     retry_base_s: float = 1.0
     retry_cap_s: float = 30.0
     max_rejections: int = 3

@@ -17,8 +17,9 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.signals import utterances_with_pauses
+from edge_gateway.settings import DEFAULT_TOPIC
 
-TOPIC = "speech.audio.ingress"
+TOPIC = DEFAULT_TOPIC
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

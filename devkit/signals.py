@@ -6,17 +6,12 @@ import math
 import random
 import struct
 
+from device_agent.fake_sources import silence_pcm as silence
+from device_agent.fake_sources import tone_pcm as tone
+
 RATE = 16000
-
-
-def tone(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
-    n = int(RATE * seconds)
-    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * hz * i / RATE))
-                                   for i in range(n)))
-
-
-def silence(seconds: float) -> bytes:
-    return b"\0\0" * int(RATE * seconds)
+__all__ = ["tone", "silence", "speech_like_pcm", "room_noise", "utterances_with_pauses",
+           "dominant_frequency"]
 
 
 def speech_like_pcm(seconds: float, seed: int = 0, amplitude: int = 6000) -> bytes:

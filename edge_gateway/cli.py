@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edge_gateway.errors import ConfigError
 from edge_gateway.settings import load_settings, markdown_table
+from ingress_common.config import cli_overrides
 from ingress_common.logs import configure_logging
 
 
@@ -78,11 +79,6 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, str]:
-    values = {key: getattr(args, key) for key in
-              ("bind", "kafka_bootstrap_servers", "kafka_topic", "kafka_create_topic", "log_level")}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"edge-gateway: --set expects NAME=VALUE, got {item!r}")
-        values[name.strip()] = value
-    return {k: v for k, v in values.items() if v is not None}
+    flags = {key: getattr(args, key) for key in
+             ("bind", "kafka_bootstrap_servers", "kafka_topic", "kafka_create_topic", "log_level")}
+    return cli_overrides(flags, args.set, "edge-gateway")

@@ -31,6 +31,7 @@ from ingress_common.config import (
     read_toml,
 )
 
+DEFAULT_TOPIC = "speech.audio.ingress"
 KAFKA_PASSTHROUGH_ENV_PREFIX = "KAFKA_CONFIG_"
 PROTECTED_KAFKA_KEYS = frozenset({
     "bootstrap.servers", "acks", "enable.idempotence", "message.max.bytes",
@@ -58,7 +59,7 @@ class GatewaySettings:
     log_level: str = "INFO"
     source_service: str = "edge-gateway"
     kafka_bootstrap_servers: str = "localhost:9092"
-    kafka_topic: str = "speech.audio.ingress"
+    kafka_topic: str = DEFAULT_TOPIC
     kafka_create_topic: bool = False
     kafka_topic_partitions: int = 3
     kafka_topic_replication: int = 1

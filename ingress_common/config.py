@@ -71,6 +71,18 @@ def log_level(text: str) -> str:
     return level
 
 
+def cli_overrides(flags: Mapping[str, Any], set_items: Sequence[str], prog: str) -> dict[str, Any]:
+    """The settings given on a command line: named flags (None = not given) plus any number
+    of `--set NAME=VALUE`, which win over the flags."""
+    values = {name: value for name, value in flags.items() if value is not None}
+    for item in set_items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{prog}: --set expects NAME=VALUE, got {item!r}")
+        values[name.strip()] = value
+    return values
+
+
 def read_toml(path: Path, file_setting: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())

@@ -11,13 +11,11 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.log_audit import LOG_PATHS, SECRETS, audit
-from devkit.signals import tone
+from devkit.signals import tone as tone_pcm
+from edge_gateway.settings import DEFAULT_TOPIC
 
-TOPIC = "speech.audio.ingress"
-
-
-def tone_pcm(seconds: float, hz: float = 440.0) -> bytes:
-    return tone(seconds, hz)
+TOPIC = DEFAULT_TOPIC
+__all__ = ["TOPIC", "tone_pcm"]  # what the test modules import from here
 
 
 @pytest.fixture(scope="session", autouse=True)
