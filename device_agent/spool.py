@@ -44,12 +44,14 @@ class SegmentMeta:
 
 @dataclass(eq=False)
 class Segment:
-    """Compared by identity: `segment in spool` must not compare megabytes of PCM."""
+    """Compared by identity: two segments are never the same because their PCM is."""
 
     meta: SegmentMeta
     pcm: bytearray = field(default_factory=bytearray)
     complete: bool = False
     attempts: int = 0
+    in_spool: bool = False
+    """Kept by the spool: False before it is added and once delivered or dropped."""
 
 
 @dataclass
@@ -67,6 +69,8 @@ class MemorySpool:
         self.counters = SpoolCounters()
         self._wall = wall_clock
         self._segments: list[Segment] = []
+        self._bytes = 0
+        """Sum of len(pcm) over _segments, kept as they change (append runs per chunk)."""
         self._changed = threading.Condition()
 
     # -- capture side ---------------------------------------------------
@@ -77,22 +81,23 @@ class MemorySpool:
             if not self._make_room(len(pcm), segment):
                 self.counters.refused_full += 1
                 return None
-            self._segments.append(segment)
+            self._add(segment)
             self._changed.notify_all()
             return segment
 
     def append(self, segment: Segment, pcm: bytes) -> None:
         with self._changed:
-            if segment not in self._segments:
+            if not segment.in_spool:
                 return  # dropped while open
             segment.pcm += pcm
+            self._bytes += len(pcm)
             self._make_room(0, segment)
             self._changed.notify_all()
 
     def complete(self, segment: Segment) -> None:
         with self._changed:
             segment.complete = True
-            if segment in self._segments:
+            if segment.in_spool:
                 self._persist(segment)
             self._changed.notify_all()
 
@@ -110,19 +115,17 @@ class MemorySpool:
         """Block until `segment` has more than `have` bytes, is complete, or is dropped."""
         with self._changed:
             self._changed.wait_for(
-                lambda: len(segment.pcm) > have or segment.complete or segment not in self._segments,
+                lambda: len(segment.pcm) > have or segment.complete or not segment.in_spool,
                 timeout_s)
 
     def contains(self, segment: Segment) -> bool:
-        with self._changed:
-            return segment in self._segments
+        return segment.in_spool
 
     def remove(self, segment: Segment) -> None:
         """The gateway confirmed it: forget it."""
         with self._changed:
-            if segment in self._segments:
-                self._segments.remove(segment)
-                self._unpersist(segment)
+            if segment.in_spool:
+                self._discard(segment)
             self._changed.notify_all()
 
     @property
@@ -132,25 +135,32 @@ class MemorySpool:
 
     @property
     def total_bytes(self) -> int:
-        with self._changed:
-            return sum(len(s.pcm) for s in self._segments)
+        return self._bytes
+
+    def _add(self, segment: Segment) -> None:
+        self._segments.append(segment)
+        segment.in_spool = True
+        self._bytes += len(segment.pcm)
+
+    def _discard(self, segment: Segment) -> None:
+        self._segments.remove(segment)
+        segment.in_spool = False
+        self._bytes -= len(segment.pcm)
+        self._unpersist(segment)
 
     # -- bounds -----------------------------------------------------------
     def _make_room(self, extra: int, keep: Segment) -> bool:
         def over() -> bool:
-            size = sum(len(s.pcm) for s in self._segments) + extra
-            count = len(self._segments) + (0 if keep in self._segments else 1)
-            return size > self.limits.max_bytes or count > self.limits.max_segments
+            count = len(self._segments) + (0 if keep.in_spool else 1)
+            return self._bytes + extra > self.limits.max_bytes or count > self.limits.max_segments
 
         while over():
-            victims = [s for s in self._segments if s is not keep]
-            if self.limits.policy == "drop_newest" and keep not in self._segments:
+            if self.limits.policy == "drop_newest" and not keep.in_spool:
                 return False
-            if not victims:
+            victim = next((s for s in self._segments if s is not keep), None)
+            if victim is None:
                 return True  # only `keep` left: one segment is bounded by the segmenter's max_s
-            victim = victims[0]
-            self._segments.remove(victim)
-            self._unpersist(victim)
+            self._discard(victim)
             self.counters.dropped_full += 1
             _LOGGER.warning("spool full: dropped segment", extra={"segment_id": victim.meta.segment_id})
         return True
@@ -158,8 +168,7 @@ class MemorySpool:
     def _expire(self) -> None:
         cutoff = self._wall() - self.limits.max_age_s
         for segment in [s for s in self._segments if s.complete and s.meta.created_wall_s < cutoff]:
-            self._segments.remove(segment)
-            self._unpersist(segment)
+            self._discard(segment)
             self.counters.dropped_age += 1
             _LOGGER.warning("segment older than the spool's max age dropped",
                             extra={"segment_id": segment.meta.segment_id})
@@ -179,7 +188,8 @@ class DirectorySpool(MemorySpool):
         super().__init__(limits, wall_clock)
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self._segments = self._load()
+        for segment in self._load():
+            self._add(segment)
 
     def _path(self, segment: Segment) -> Path:
         """Names sort by creation time; the segment id keeps them unique across restarts."""
