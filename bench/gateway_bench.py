@@ -206,7 +206,8 @@ def floor(bootstrap: str, pcm_bytes: int, count: int) -> Figures:
     for i in range(count):
         done = threading.Event()
         t0 = time.monotonic()
-        producer.produce(TOPIC, value=value, key=f"floor-{i}", on_delivery=lambda e, m, d=done: d.set())
+        producer.produce(TOPIC, value=value, key=f"floor-{i}",
+                         on_delivery=lambda _err, _msg, d=done: d.set())  # type: ignore[misc]
         while not done.is_set():
             producer.poll(0.001)
         latencies.append(time.monotonic() - t0)

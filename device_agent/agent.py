@@ -114,16 +114,15 @@ class Agent:
 
     def capturing(self) -> bool:
         """Frames are arriving and every thread is alive."""
-        snapshot = self.stats.snapshot()
-        fresh = time.monotonic() - float(str(snapshot["last_frame_monotonic"])) < FRAMES_FRESH_S
+        fresh = time.monotonic() - self.stats.last_frame_monotonic < FRAMES_FRESH_S
         threads = (self.capture, self.pipeline, self.delivery)
-        return bool(snapshot["mic_open"]) and fresh and all(t.is_alive() for t in threads)
+        return self.stats.mic_open and fresh and all(t.is_alive() for t in threads)
 
     def tell_systemd(self) -> None:
         """READY=1 once the microphone is open; WATCHDOG=1 only while frames flow."""
         if not self.systemd.enabled:
             return
-        if not self.systemd.ready_sent and self.stats.snapshot()["mic_open"]:
+        if not self.systemd.ready_sent and self.stats.mic_open:
             self.systemd.ready(f"capturing from {self.settings.source}")
         if self.systemd.ready_sent and self.capturing():
             self.systemd.watchdog()

@@ -30,7 +30,6 @@ class Pipeline(threading.Thread):
         self._stats = stats
         self._halt = stop
         self._open: Segment | None = None
-        self._open_valid = False
         self.source_ended = threading.Event()
 
     def run(self) -> None:

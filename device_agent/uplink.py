@@ -107,8 +107,8 @@ class Uplink:
             else:
                 self._spool.wait_for_more(segment, sent + LIVE_FRAME_BYTES - 1, LIVE_WAIT_S)
             early = ws.receive(timeout=0)
-            if early is not None and json.loads(early).get("event") == "error":
-                return _verdict(json.loads(early))
+            if early is not None and (reply := json.loads(early)).get("event") == "error":
+                return _verdict(reply)
         ws.send(json.dumps({"event": "done"}))
         _LOGGER.debug("segment streamed", extra={"segment_id": meta.segment_id, "bytes": sent,
                                                  "correlation_id": connected.get("correlation_id")})

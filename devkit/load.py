@@ -113,8 +113,6 @@ class Verdict:
 
 def verify(results: list[Sent], reader: KafkaReader, run_id: str, timeout_s: float = 60) -> Verdict:
     """Read Kafka back: each published utterance must appear once with its exact PCM."""
-    import hashlib as _hashlib
-
     published = [s for s in results if s.published]
     expected = {s.segment_id: s for s in published}
 
@@ -135,5 +133,5 @@ def verify(results: list[Sent], reader: KafkaReader, run_id: str, timeout_s: flo
     verdict.duplicated = sum(n - 1 for n in seen.values() if n > 1)
     verdict.corrupted = sum(
         1 for e in events if e.headers["segment_id"] in expected
-        and _hashlib.sha256(e.pcm).hexdigest() != expected[e.headers["segment_id"]].sha256)
+        and hashlib.sha256(e.pcm).hexdigest() != expected[e.headers["segment_id"]].sha256)
     return verdict

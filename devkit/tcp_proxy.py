@@ -22,8 +22,6 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._refusing = False
         self._closed = False
-        self.connections = 0
-        self.cuts = 0
         threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True).start()
 
     def cut(self, refuse: bool = True) -> int:
@@ -31,7 +29,6 @@ class TcpProxy:
         with self._lock:
             self._refusing = refuse
             victims, self._open = self._open, set()
-            self.cuts += 1
         for sock in victims:
             _reset(sock)
         return len(victims) // 2
@@ -65,7 +62,6 @@ class TcpProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open |= {client, upstream}
-                self.connections += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 

@@ -62,10 +62,6 @@ class MisalignedPcm(StreamRefused):
     code, close_code = "misaligned_pcm", 1007
 
 
-class ShuttingDown(StreamRefused):
-    code, close_code, retryable = "shutting_down", 1012, True
-
-
 class PublishUnconfirmed(StreamRefused):
     """Kafka did not confirm in time. The event may still land: retry with the same segment_id."""
 

@@ -29,7 +29,7 @@ from ingress_common.sd_notify import Notifier
 _LOGGER = logging.getLogger(__name__)
 READY_RETRY_S = 1.0
 DEFAULT_HEADER_TIMEOUT_S = 5.0
-DRAIN_POLL_S = 0.1
+HEARTBEAT_S = 1.0
 DRAIN_MARGIN_S = 1.0
 """The drain ends this long before the arbiter's SIGKILL at the graceful timeout."""
 
@@ -80,9 +80,10 @@ class GatewayThreadWorker(ThreadWorker):
         deadline = began + max(0.0, self.cfg.graceful_timeout - DRAIN_MARGIN_S)
         if state.slots.in_use:
             _LOGGER.info("draining %d open audio streams", state.slots.in_use)
-        while state.slots.in_use and time.monotonic() < deadline:
-            self.notify()
-            time.sleep(DRAIN_POLL_S)
+        while not state.slots.wait_all_free(min(HEARTBEAT_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                break
+            self.notify()  # the arbiter's heartbeat, and our watchdog, while we wait
         if state.slots.in_use:
             _LOGGER.warning("graceful timeout: %d audio streams still open are cut",
                             state.slots.in_use)

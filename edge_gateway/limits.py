@@ -71,6 +71,7 @@ class ConnectionSlots:
         self.capacity = capacity
         self._in_use = 0
         self._lock = threading.Lock()
+        self._all_free = threading.Condition(self._lock)
 
     def try_acquire(self) -> bool:
         with self._lock:
@@ -84,6 +85,13 @@ class ConnectionSlots:
             if self._in_use <= 0:
                 raise RuntimeError("released a connection slot that was not held")
             self._in_use -= 1
+            if self._in_use == 0:
+                self._all_free.notify_all()
+
+    def wait_all_free(self, timeout_s: float) -> bool:
+        """Block until no slot is held (True) or the timeout passes (False)."""
+        with self._all_free:
+            return self._all_free.wait_for(lambda: self._in_use == 0, timeout_s)
 
     @property
     def in_use(self) -> int:

@@ -153,14 +153,18 @@ class KafkaPublisher:
                 err = exc.args[0]
                 _LOGGER.error("Kafka producer poll failed: %s", err.str() if err else exc)
                 if err is not None and (err.fatal() or err.code() in PRODUCER_LOST_CODES):
-                    with self._swap_lock:
-                        generation = self._generation
-                    self._request_replacement(err.name(), generation)
+                    self._replace_current(err.name())
                 else:
                     self._stopping.wait(POLL_INTERVAL_S)
             except Exception:  # noqa: BLE001 - the poller must outlive any one bad report
                 _LOGGER.exception("Kafka producer poll failed")
                 self._stopping.wait(POLL_INTERVAL_S)
+
+    def _replace_current(self, reason: str) -> None:
+        """Replace whichever producer is current (for errors not tied to one message)."""
+        with self._swap_lock:
+            generation = self._generation
+        self._request_replacement(reason, generation)
 
     def _request_replacement(self, reason: str, generation: int) -> None:
         with self._swap_lock:
@@ -190,9 +194,7 @@ class KafkaPublisher:
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             _LOGGER.error("fatal Kafka producer error: %s", err.str())
-            with self._swap_lock:
-                generation = self._generation
-            self._request_replacement(err.name(), generation)
+            self._replace_current(err.name())
         else:
             _LOGGER.warning("Kafka producer error: %s", err.str())
 

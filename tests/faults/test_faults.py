@@ -27,7 +27,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     r.stop()
 
 
-def first_delivery_then_streaming(rig: Rig, agent_key: str = "") -> None:
+def first_delivery_then_streaming(rig: Rig) -> None:
     agent = rig.agents[-1]
     wait_for(lambda: status_value(agent, "segments_acked") >= 1, 30, "a first delivery")
     wait_for(lambda: active_connections(rig.gateway) >= 1, 15, "a segment streaming live")
