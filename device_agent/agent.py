@@ -25,7 +25,6 @@ from device_agent.spool import DirectorySpool, MemorySpool
 from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink import Uplink, UplinkConfig
 from ingress_common.sd_notify import Notifier
-from ingress_common.websocket_client import Client
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -66,7 +65,6 @@ def _base36(n: int) -> str:
 class Agent:
     def __init__(self, settings: AgentSettings, open_source: Callable[[], AudioSource],
                  finite_source: bool = False,
-                 connect: Callable[..., object] = Client.connect,
                  notifier: Notifier | None = None) -> None:
         self.settings = settings
         self.systemd = notifier or Notifier()
@@ -86,7 +84,7 @@ class Agent:
         token = Path(settings.token_file).read_text().strip() if settings.token_file else None
         uplink = Uplink(UplinkConfig(settings.gateway_url, token, settings.ca_file or None,
                                      verdict_timeout_s=settings.verdict_timeout_s),
-                        self.spool, connect=connect)
+                        self.spool)
         self.delivery = Delivery(self.spool, uplink, self.stats, self._delivery_stop,
                                  Backoff(settings.retry_base_s, settings.retry_cap_s),
                                  settings.max_rejections)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +29,6 @@ audio-minute is mostly a per-message cost (bench/frame_size_cpu.py: 0.49 s at 20
 0.17 s at 100 ms, 0.11 s at 250 ms), and nothing waits on a partial frame: when the segment
 ends, the rest goes out at once."""
 LIVE_WAIT_S = 0.25
-_CONNECT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,9 @@ class Outcome:
 
 
 class Uplink:
-    def __init__(self, config: UplinkConfig, spool: MemorySpool,
-                 connect: Callable[..., Any] = Client.connect) -> None:
+    def __init__(self, config: UplinkConfig, spool: MemorySpool) -> None:
         self.config = config
         self._spool = spool
-        self._connect_fn = connect
         self._ssl = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
 
     def deliver(self, segment: Segment, stop: threading.Event) -> Outcome:
@@ -75,18 +70,10 @@ class Uplink:
             if ws.connected:
                 ws.close()
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Client:
         headers = {"Authorization": f"Bearer {self.config.token}"} if self.config.token else None
-        # simple-websocket has no connect timeout: bound connect + handshake via the default.
-        with _CONNECT_LOCK:
-            previous = socket.getdefaulttimeout()
-            socket.setdefaulttimeout(self.config.connect_timeout_s)
-            try:
-                ws = self._connect_fn(self.config.url, headers=headers, ssl_context=self._ssl)
-            finally:
-                socket.setdefaulttimeout(previous)
-        ws.sock.settimeout(None)
-        return ws
+        return Client.connect_with_timeout(self.config.url, self.config.connect_timeout_s,
+                                           headers=headers, ssl_context=self._ssl)
 
     def _stream(self, ws: Any, segment: Segment, stop: threading.Event) -> Outcome:
         connected = _expect(ws, "connected", self.config.connect_timeout_s)

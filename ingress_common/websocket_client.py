@@ -6,11 +6,20 @@ gateway's `connected`) often arrives in that same read; it then stays parked ins
 until more bytes come, and the client waits for a message it already has — until the
 gateway's idle timeout ends the stream (found by the soak test: 8 of 229 streams). This
 subclass hands those events over as soon as the handshake is done.
+
+simple-websocket also has no connect timeout: its socket takes the process-wide default.
+`connect_with_timeout` sets that default, under a lock, for the connect and handshake only.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+from typing import Any
+
 import simple_websocket
+
+_DEFAULT_TIMEOUT_LOCK = threading.Lock()
 
 
 class Client(simple_websocket.Client):
@@ -20,3 +29,16 @@ class Client(simple_websocket.Client):
         super().handshake()
         if self.connected:
             self.connected = self._handle_events()
+
+    @classmethod
+    def connect_with_timeout(cls, url: str, timeout_s: float, **kwargs: Any) -> Client:
+        """`connect()`, giving up on the TCP connect and the handshake after `timeout_s`."""
+        with _DEFAULT_TIMEOUT_LOCK:
+            previous = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(timeout_s)
+            try:
+                ws = cls.connect(url, **kwargs)
+            finally:
+                socket.setdefaulttimeout(previous)
+        ws.sock.settimeout(None)
+        return ws

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
+import pytest
 import simple_websocket
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
@@ -53,3 +55,15 @@ def test_the_stock_client_misses_it_which_is_why_the_subclass_exists() -> None:
     finally:
         ws.close()
         server.join(5)
+
+
+def test_connect_with_timeout_gives_up_on_a_silent_server_and_restores_the_default() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    try:
+        began = time.monotonic()
+        with pytest.raises(OSError):
+            Client.connect_with_timeout(f"ws://127.0.0.1:{listener.getsockname()[1]}/", 0.3)
+        assert time.monotonic() - began < 2.0
+        assert socket.getdefaulttimeout() is None
+    finally:
+        listener.close()
