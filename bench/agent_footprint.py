@@ -19,12 +19,13 @@ from pathlib import Path
 from devkit.agent_process import AgentProcess, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
-from devkit.procstat import sample
+from devkit.procstat import Watch
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
 
 TOPIC = DEFAULT_TOPIC
 SAMPLE_EVERY_S = 0.5
+RUN_TIMEOUT_S = 600
 
 
 def one_run(workdir: Path, gateway: GatewayProcess, mic: Path, run: int,
@@ -32,25 +33,15 @@ def one_run(workdir: Path, gateway: GatewayProcess, mic: Path, run: int,
     agent = AgentProcess(workdir, gateway.ws_url, f"wav-paced:{mic}", f"bench-{run}",
                          settings={"AGENT_PERIOD_MS": str(period_ms)}).start()
     assert agent.process is not None
-    pid = agent.process.pid
     time.sleep(1.0)  # past interpreter start-up and imports: measure the steady state
-    first, began = sample(pid), time.monotonic()
-    peak_rss = first.rss_bytes
-    last = first
-    while agent.process.alive():
-        try:
-            last = sample(pid)
-        except (FileNotFoundError, ProcessLookupError, KeyError):
-            break
-        peak_rss = max(peak_rss, last.rss_bytes)
-        time.sleep(SAMPLE_EVERY_S)
-    elapsed = time.monotonic() - began
-    agent.wait(30)
+    began = time.monotonic()
+    with Watch([agent.process.pid], every_s=SAMPLE_EVERY_S) as watch:
+        agent.wait(RUN_TIMEOUT_S)
+        elapsed = time.monotonic() - began
     acked = agent.status()["segments_acked"]
     agent.stop()
-    return {"cpu_percent": 100 * (last.cpu_s - first.cpu_s) / elapsed,
-            "peak_rss_mib": max(peak_rss, last.peak_rss_bytes) / 2**20,
-            "threads": last.threads, "segments": float(str(acked))}
+    return {"cpu_percent": 100 * watch.cpu_s / elapsed, "peak_rss_mib": watch.peak_rss / 2**20,
+            "threads": watch.threads, "segments": float(str(acked))}
 
 
 def main() -> int:

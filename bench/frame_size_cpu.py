@@ -9,10 +9,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench.gateway_bench import TOPIC, Watch
+from bench.gateway_bench import TOPIC
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import run_clients
+from devkit.procstat import Watch
 
 
 def main() -> int:
@@ -23,7 +24,7 @@ def main() -> int:
     print("| frame | messages per audio-minute | CPU s per audio-minute |\n|---|---|---|")
     try:
         for frame_s in (0.02, 0.1, 0.25, 0.5):
-            with Watch(gateway) as watch:
+            with Watch(gateway.worker_pids()) as watch:
                 results = run_clients(gateway.ws_url, 10, 6.0, frame_s, True,
                                       f"frames-{uuid.uuid4().hex[:6]}", stagger_s=0.6)
             audio_min = sum(s.audio_bytes for s in results if s.published) / 32000 / 60

@@ -26,7 +26,7 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.load import BYTES_PER_S, Sent, run_clients, verify
-from devkit.procstat import sample_total
+from devkit.procstat import Watch
 from devkit.ws_client import RawWebSocket
 from edge_gateway.audio import pcm_to_wav
 from edge_gateway.events import AudioInputEvent, serialize_schemaless
@@ -74,33 +74,6 @@ class Figures:
         return self.cpu_s / (self.audio_s / 60) if self.audio_s else float("nan")
 
 
-class Watch:
-    """CPU and peak RSS of the gateway (arbiter + worker) over one scenario."""
-
-    def __init__(self, gateway: GatewayProcess) -> None:
-        self.pids = gateway.worker_pids()
-        self.peak = 0
-        self.peak_pss = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> Watch:
-        self.cpu0 = sample_total(self.pids).cpu_s
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.2):
-            now = sample_total(self.pids)
-            self.peak = max(self.peak, now.rss_bytes)
-            self.peak_pss = max(self.peak_pss, now.pss_bytes)
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-        self.cpu_s = sample_total(self.pids).cpu_s - self.cpu0
-
-
 def fill(figures: Figures, results: list[Sent], reader: KafkaReader, run_id: str,
          watch: Watch, wall_s: float) -> Figures:
     verdict = verify(results, reader, run_id)
@@ -111,14 +84,14 @@ def fill(figures: Figures, results: list[Sent], reader: KafkaReader, run_id: str
     figures.latencies_s = [s.latency_s for s in results if s.latency_s is not None]
     figures.audio_s = sum(s.audio_bytes for s in results if s.published) / BYTES_PER_S
     figures.event_bytes = sum(s.audio_bytes for s in results if s.published)
-    figures.wall_s, figures.cpu_s, figures.peak_rss_mib = wall_s, watch.cpu_s, watch.peak / 2**20
+    figures.wall_s, figures.cpu_s, figures.peak_rss_mib = wall_s, watch.cpu_s, watch.peak_rss / 2**20
     figures.peak_pss_mib = watch.peak_pss / 2**20
     return figures
 
 
 def realtime(gateway: GatewayProcess, reader: KafkaReader, seconds: float, rounds: int) -> Figures:
     run_id = f"rt-{uuid.uuid4().hex[:6]}"
-    with Watch(gateway) as watch:
+    with Watch(gateway.worker_pids()) as watch:
         began = time.monotonic()
         results = run_clients(gateway.ws_url, 10, seconds, 0.1, True, run_id, rounds=rounds,
                               stagger_s=seconds / 10)
@@ -131,7 +104,7 @@ def realtime(gateway: GatewayProcess, reader: KafkaReader, seconds: float, round
 def burst(gateway: GatewayProcess, reader: KafkaReader, rounds: int) -> Figures:
     run_id = f"burst-{uuid.uuid4().hex[:6]}"
     seconds = BURST_BYTES / BYTES_PER_S
-    with Watch(gateway) as watch:
+    with Watch(gateway.worker_pids()) as watch:
         began = time.monotonic()
         results = run_clients(gateway.ws_url, 10, seconds, 65536 / BYTES_PER_S, False, run_id,
                               rounds=rounds)
@@ -142,7 +115,7 @@ def burst(gateway: GatewayProcess, reader: KafkaReader, rounds: int) -> Figures:
 
 def overload(gateway: GatewayProcess, reader: KafkaReader) -> Figures:
     run_id = f"over-{uuid.uuid4().hex[:6]}"
-    with Watch(gateway) as watch:
+    with Watch(gateway.worker_pids()) as watch:
         began = time.monotonic()
         results = run_clients(gateway.ws_url, 12, 3.0, 0.1, True, run_id)
         wall = time.monotonic() - began
@@ -166,7 +139,7 @@ def stall(gateway: GatewayProcess, broker: Broker, reader: KafkaReader) -> Figur
         broker.thaw()
         freezing.clear()
 
-    with Watch(gateway) as watch:
+    with Watch(gateway.worker_pids()) as watch:
         began = time.monotonic()
         threading.Thread(target=freezer, daemon=True).start()
         pinger_done = threading.Event()

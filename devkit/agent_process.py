@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.kafka_reader import ReadEvent
 from devkit.processes import ChildProcess
+from edge_gateway.audio import pcm_to_wav
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(pcm)
+    """A 16 kHz mono PCM16 WAV file, written the way the gateway wraps utterances."""
+    path.write_bytes(pcm_to_wav(pcm))
     return path
 
 

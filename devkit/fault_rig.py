@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,18 +15,12 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.signals import utterances_with_pauses
+from devkit.waiting import wait_for
 from edge_gateway.settings import DEFAULT_TOPIC
 
 TOPIC = DEFAULT_TOPIC
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+__all__ = ["TOPIC", "Rig", "Utterances", "active_connections", "events_of", "metric",
+           "record_accounting", "status_value", "wait_for"]
 
 
 def status_value(agent: AgentProcess, key: str) -> int:

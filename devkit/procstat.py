@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +54,47 @@ def sample_total(pids: list[int]) -> ProcSample:
 
 def _kib(value: str) -> int:
     return int(value.split()[0]) * 1024
+
+
+class Watch:
+    """CPU seconds and peak RSS / PSS of `pids` (summed) over a `with` block, sampled every
+    `every_s` on a thread. A process that exits meanwhile counts up to its last sample."""
+
+    def __init__(self, pids: list[int], every_s: float = 0.2) -> None:
+        self.pids = pids
+        self.every_s = every_s
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.cpu_s = 0.0
+        self.threads = 0
+        self._first: ProcSample | None = None
+        self._last: ProcSample | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Watch:
+        self._first = self._last = sample_total(self.pids)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every_s):
+            self._take()
+
+    def _take(self) -> None:
+        with contextlib.suppress(OSError, KeyError, ValueError, IndexError):
+            now = sample_total(self.pids)
+            self._last = now
+            # One process: its own high-water mark catches peaks between samples. Several:
+            # their high-water marks were not simultaneous, so only sampled sums count.
+            rss = max(now.rss_bytes, now.peak_rss_bytes) if len(self.pids) == 1 else now.rss_bytes
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, now.pss_bytes)
+            self.threads = now.threads
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._take()
+        assert self._first is not None and self._last is not None
+        self.cpu_s = self._last.cpu_s - self._first.cpu_s

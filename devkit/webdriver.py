@@ -10,7 +10,6 @@ import base64
 import contextlib
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import requests
 
 from devkit.ports import free_port
 from devkit.processes import ChildProcess
+from devkit.waiting import wait_for
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C element key
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -96,12 +96,3 @@ class Browser:
             self._session_call("DELETE", "")
         self._driver.stop(grace_s=5)
 
-
-def wait_for(probe: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
