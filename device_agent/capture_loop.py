@@ -74,6 +74,9 @@ class CaptureLoop(threading.Thread):
             except EndOfSource:
                 self._put(SourceEnded())
                 return
+            except Exception:  # noqa: BLE001 - the supervisor: log, count, reopen
+                self._stats.add(thread_errors=1)
+                _LOGGER.exception("capture failed unexpectedly; reopening %s", source.name)
             finally:
                 source.close()
                 self._stats.set(mic_open=False)

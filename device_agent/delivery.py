@@ -30,30 +30,41 @@ class Delivery(threading.Thread):
         self.on_delivered: Callable[[dict[str, Any]], None] = lambda _reply: None
 
     def run(self) -> None:
+        """The supervisor loop: an unexpected exception is logged with its traceback and
+        counted, and delivery carries on after a backoff. It never ends the thread."""
         while not self._halt.is_set():
-            segment = self._spool.oldest(IDLE_WAIT_S)
-            if segment is None:
-                continue
-            segment.attempts += 1
-            self._stats.add(segments_sent=1, reconnects=1 if segment.attempts > 1 else 0)
-            outcome = self._uplink.deliver(segment, self._halt)
-            log = {"segment_id": segment.meta.segment_id, "attempt": segment.attempts,
-                   "reason": outcome.reason}
-            if outcome.delivered:
-                self._spool.remove(segment)
-                self._stats.add(segments_acked=1)
-                self._backoff.reset()
-                reply = outcome.reply or {}
-                _LOGGER.info("segment delivered", extra={
-                    **log, "partition": reply.get("partition"), "offset": reply.get("offset")})
-                self.on_delivered(reply)
-                continue
-            if not outcome.retryable and segment.attempts >= self._max_rejections:
-                self._spool.remove(segment)
-                self._stats.add(segments_rejected=1)
-                _LOGGER.error("segment rejected by the gateway; giving up", extra=log)
-                continue
-            self._stats.add(segments_retried=1)
-            delay = self._backoff.next_delay()
-            _LOGGER.warning("delivery failed; retrying in %.1f s", delay, extra=log)
-            self._halt.wait(delay)
+            try:
+                self._deliver_oldest()
+            except Exception:  # noqa: BLE001 - the supervisor: log, count, back off, go on
+                self._stats.add(thread_errors=1)
+                delay = self._backoff.next_delay()
+                _LOGGER.exception("delivery failed unexpectedly; carrying on in %.1f s", delay)
+                self._halt.wait(delay)
+
+    def _deliver_oldest(self) -> None:
+        segment = self._spool.oldest(IDLE_WAIT_S)
+        if segment is None:
+            return
+        segment.attempts += 1
+        self._stats.add(segments_sent=1, reconnects=1 if segment.attempts > 1 else 0)
+        outcome = self._uplink.deliver(segment, self._halt)
+        log = {"segment_id": segment.meta.segment_id, "attempt": segment.attempts,
+               "reason": outcome.reason}
+        if outcome.delivered:
+            self._spool.remove(segment)
+            self._stats.add(segments_acked=1)
+            self._backoff.reset()
+            reply = outcome.reply or {}
+            _LOGGER.info("segment delivered", extra={
+                **log, "partition": reply.get("partition"), "offset": reply.get("offset")})
+            self.on_delivered(reply)
+            return
+        if not outcome.retryable and segment.attempts >= self._max_rejections:
+            self._spool.remove(segment)
+            self._stats.add(segments_rejected=1)
+            _LOGGER.error("segment rejected by the gateway; giving up", extra=log)
+            return
+        self._stats.add(segments_retried=1)
+        delay = self._backoff.next_delay()
+        _LOGGER.warning("delivery failed; retrying in %.1f s", delay, extra=log)
+        self._halt.wait(delay)

@@ -33,23 +33,35 @@ class Pipeline(threading.Thread):
         self.source_ended = threading.Event()
 
     def run(self) -> None:
+        """The supervisor loop: an unexpected exception while handling one item is logged
+        with its traceback and counted; the next item is handled as usual."""
         while not (self._halt.is_set() and self._items.empty()):
             try:
                 item = self._items.get(timeout=QUEUE_POLL_S)
             except queue.Empty:
                 continue
-            if isinstance(item, Captured):
-                self._apply(self._segmenter.push(item.pcm, item.stamp))
-            elif isinstance(item, Gap):
-                self._apply(self._segmenter.gap())
-            elif isinstance(item, SourceEnded):
-                self._apply(self._segmenter.flush())
-                self._count_silence()
-                self.source_ended.set()
-                return
-            self._count_silence()
+            try:
+                if self._handle(item):
+                    return
+            except Exception:  # noqa: BLE001 - the supervisor: log, count, go on
+                self._stats.add(thread_errors=1)
+                _LOGGER.exception("pipeline failed on one item; carrying on")
         self._apply(self._segmenter.flush())
         self._count_silence()
+
+    def _handle(self, item: Item) -> bool:
+        """Feed one item to the segmenter and the spool; True once the source has ended."""
+        if isinstance(item, Captured):
+            self._apply(self._segmenter.push(item.pcm, item.stamp))
+        elif isinstance(item, Gap):
+            self._apply(self._segmenter.gap())
+        elif isinstance(item, SourceEnded):
+            self._apply(self._segmenter.flush())
+            self._count_silence()
+            self.source_ended.set()
+            return True
+        self._count_silence()
+        return False
 
     def _count_silence(self) -> None:
         dropped = self._segmenter.counters.silence_bytes_dropped / 32000

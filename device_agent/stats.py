@@ -28,6 +28,10 @@ class AgentStats:
     """Refused by the gateway for a reason a retry cannot fix, after max_rejections tries."""
     segments_dropped: int = 0
     """Dropped by the spool's limits (full or too old)."""
+    segments_quarantined: int = 0
+    """Failed the same non-transient way too often; moved out of the way (issue 11)."""
+    thread_errors: int = 0
+    """Unexpected exceptions caught by a worker thread's supervisor loop (logged in full)."""
     silence_seconds_skipped: float = 0.0
     reconnects: int = 0
     spool_depth: int = 0

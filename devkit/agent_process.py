@@ -52,31 +52,47 @@ class AgentProcess:
 
 @dataclass(frozen=True)
 class Accounting:
-    """What happened to the utterances of one run, for the test output."""
+    """What happened to the utterances of one run, counted in Kafka's records (issue 11):
+    `records` per segment, not replies. `exact` is true when every utterance landed as
+    exactly one whole record."""
 
     sent: int
-    published_events: int
-    unique_segments: int
+    records: int
+    segments: int
+    """Distinct segment ids among the records."""
     lost: int
-    duplicates: int
+    """Utterances no whole record covers."""
+    duplicated: int
+    """Records beyond the first of their segment id."""
+    truncated: int
+    """Records that are not an exact slice of the input holding a whole utterance."""
+
+    @property
+    def exact(self) -> bool:
+        return (self.lost, self.duplicated, self.truncated) == (0, 0, 0) and \
+            self.records == self.sent
 
     def table(self, title: str) -> str:
-        return (f"\n{title}\n| sent | published events | unique segments | lost | duplicated |\n"
-                f"|---|---|---|---|---|\n| {self.sent} | {self.published_events} | "
-                f"{self.unique_segments} | {self.lost} | {self.duplicates} |")
+        return (f"\n{title}\n| sent | records | segments | lost | duplicated | truncated |\n"
+                f"|---|---|---|---|---|---|\n| {self.sent} | {self.records} | {self.segments} "
+                f"| {self.lost} | {self.duplicated} | {self.truncated} |")
 
 
 def account(signal: bytes, bursts: list[tuple[int, int]], events: list[ReadEvent]) -> Accounting:
-    """`bursts` are (start, end) byte ranges of speech in `signal`. A burst counts as
-    delivered when one published segment is an exact slice of `signal` containing it."""
-    spans = []
+    """`bursts` are (start, end) byte ranges of speech in `signal`. A record is whole when
+    it is an exact slice of `signal` holding at least one whole burst; a burst is delivered
+    when a whole record holds it."""
+    whole_spans = []
+    truncated = 0
     for event in events:
         pcm = event.pcm
         start = signal.find(pcm)
-        if start >= 0:
-            spans.append((start, start + len(pcm)))
-    lost = sum(1 for b0, b1 in bursts if not any(s0 <= b0 and b1 <= s1 for s0, s1 in spans))
+        span = (start, start + len(pcm))
+        if start >= 0 and any(span[0] <= b0 and b1 <= span[1] for b0, b1 in bursts):
+            whole_spans.append(span)
+        else:
+            truncated += 1
+    lost = sum(1 for b0, b1 in bursts if not any(s0 <= b0 and b1 <= s1 for s0, s1 in whole_spans))
     ids = [e.headers.get("segment_id") for e in events]
-    return Accounting(sent=len(bursts), published_events=len(events),
-                      unique_segments=len(set(ids)), lost=lost,
-                      duplicates=len(ids) - len(set(ids)))
+    return Accounting(sent=len(bursts), records=len(events), segments=len(set(ids)), lost=lost,
+                      duplicated=len(ids) - len(set(ids)), truncated=truncated)

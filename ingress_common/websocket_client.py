@@ -7,12 +7,18 @@ until more bytes come, and the client waits for a message it already has — unt
 gateway's idle timeout ends the stream (found by the soak test: 8 of 229 streams). This
 subclass hands those events over as soon as the handshake is done.
 
+Closing can race with simple-websocket's reader thread: after the server's close frame that
+thread closes the socket, and a `close()` that read `connected` as True just before sends on
+a closed descriptor (OSError EBADF; it killed the agent's delivery thread, issue 11).
+Closing a connection that is already closed is not a failure, so `close()` here never raises.
+
 simple-websocket also has no connect timeout: its socket takes the process-wide default.
 `connect_with_timeout` sets that default, under a lock, for the connect and handshake only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -29,6 +35,15 @@ class Client(simple_websocket.Client):
         super().handshake()
         if self.connected:
             self.connected = self._handle_events()
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Close the connection; a no-op when the peer or the reader thread already did."""
+        try:
+            super().close(reason, message)
+        except (OSError, simple_websocket.ConnectionClosed):
+            self.connected = False
+            with contextlib.suppress(OSError):
+                self.sock.close()
 
     @classmethod
     def connect_with_timeout(cls, url: str, timeout_s: float, **kwargs: Any) -> Client:

@@ -18,6 +18,13 @@ TOPIC = DEFAULT_TOPIC
 __all__ = ["TOPIC", "tone_pcm"]  # what the test modules import from here
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration/ or tests/faults/ starts real processes."""
+    for item in items:
+        if {"integration", "faults"} & set(item.path.parts):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def log_audit() -> Iterator[None]:
     """After the whole session: no log any test process wrote holds audio bytes or a token."""

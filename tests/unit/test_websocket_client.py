@@ -10,7 +10,7 @@ import time
 import pytest
 import simple_websocket
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from ingress_common.websocket_client import Client
 
@@ -67,3 +67,52 @@ def test_connect_with_timeout_gives_up_on_a_silent_server_and_restores_the_defau
         assert socket.getdefaulttimeout() is None
     finally:
         listener.close()
+
+
+
+def closing_server() -> tuple[int, threading.Thread]:
+    """Accepts the handshake, waits for one message, then closes the WebSocket (as the
+    gateway does after its final message)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        ws = WSConnection(ConnectionType.SERVER)
+        while not any(isinstance(e, Request) for e in ws.events()):
+            ws.receive_data(conn.recv(4096))
+        conn.sendall(ws.send(AcceptConnection()))
+        while not any(isinstance(e, TextMessage) for e in ws.events()):
+            ws.receive_data(conn.recv(4096))
+        conn.sendall(ws.send(CloseConnection(1000)))
+        conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+def reader_thread_has_closed_the_socket(ws: simple_websocket.Client) -> None:
+    """The race behind issue 11's dead delivery thread: the reader thread has closed the
+    socket after the server's close frame, while the delivery thread still read
+    `connected` as True just before (simulated by setting it back)."""
+    ws.thread.join(5)
+    assert ws.sock.fileno() == -1
+    ws.connected = True
+
+
+@pytest.mark.parametrize("client_class", [simple_websocket.Client, Client],
+                         ids=["stock", "ours"])
+def test_close_after_the_reader_thread_closed_the_socket(client_class: type) -> None:
+    port, server = closing_server()
+    ws = client_class.connect(f"ws://127.0.0.1:{port}/")
+    ws.send('{"event":"done"}')
+    reader_thread_has_closed_the_socket(ws)
+    if client_class is simple_websocket.Client:
+        with pytest.raises(OSError):  # EBADF: what killed the delivery thread
+            ws.close()
+    else:
+        ws.close()  # a close of a closed connection is not a failure
+        assert not ws.connected
+    server.join(5)
