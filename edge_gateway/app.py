@@ -15,15 +15,16 @@ from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
 from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
-from edge_gateway.errors import StreamRefused
 from edge_gateway.events import make_serializer
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.protocol import Error, encode
 from edge_gateway.publisher import KafkaPublisher
+from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings, load_verifier
 from edge_gateway.stream import INTERNAL_ERROR, StreamHandler, WebSocket
+from ingress_common.protocol import Error, encode
+from ingress_common.refusals import StreamRefused
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
@@ -44,7 +45,12 @@ class GatewayState:
     metrics: GatewayMetrics
     slots: ConnectionSlots
     handler: StreamHandler
+    receipts: ReceiptService
     verifier: TokenVerifier | None = None
+
+    def not_ready(self) -> str | None:
+        """Why the worker cannot serve every stream yet, or None."""
+        return self.kafka.check_ready(READY_CHECK_TIMEOUT_S) or self.receipts.not_ready()
 
 
 class AudioSlot:
@@ -65,14 +71,16 @@ class AudioSlot:
         self._state.metrics.active_connections.dec()
 
 
-def create_app(settings: GatewaySettings, kafka: KafkaPublisher) -> Flask:
+def create_app(settings: GatewaySettings, kafka: KafkaPublisher,
+               receipts: ReceiptService) -> Flask:
     metrics = GatewayMetrics()
     kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
     publisher = UtterancePublisher(kafka, make_serializer(settings.schema_registry_url),
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
-                         StreamHandler(settings.stream_limits, publisher, metrics),
-                         load_verifier(settings))
+                         StreamHandler(settings.stream_limits, publisher, metrics,
+                                       receipts.ledger),
+                         receipts, load_verifier(settings))
     app = Flask(__name__)
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
@@ -143,13 +151,14 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        problem = state.kafka.check_ready(READY_CHECK_TIMEOUT_S)
+        problem = state.not_ready()
         if problem:
             return jsonify(status="not ready", reason=problem), 503
         return jsonify(status="ready", topic=state.kafka.topic), 200
 
     @app.get("/metrics")
     def metrics() -> Response:
+        state.metrics.receipts.set(len(state.receipts.book))
         return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
     @app.get("/")

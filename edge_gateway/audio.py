@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
-from edge_gateway.protocol import CHANNELS, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
+from ingress_common.protocol import CHANNELS, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 WAV_HEADER_BYTES = 44
 

@@ -51,14 +51,14 @@ class GatewayThreadWorker(ThreadWorker):
         state = self.wsgi.extensions["edge_gateway"]
         self.header_timeout_s = state.settings.header_timeout_s
         self._on_header_timeout = state.metrics.refused.labels("header_timeout").inc
-        threading.Thread(target=self._announce_ready, args=(state.kafka,),
+        threading.Thread(target=self._announce_ready, args=(state,),
                          name="systemd-ready", daemon=True).start()
 
-    def _announce_ready(self, kafka: Any) -> None:
+    def _announce_ready(self, state: Any) -> None:
         while self.alive:
-            problem = kafka.check_ready(2.0)
+            problem = state.not_ready()
             if problem is None:
-                self.systemd.ready(f"serving; Kafka topic {kafka.topic} reachable")
+                self.systemd.ready(f"serving; Kafka topic {state.kafka.topic} reachable")
                 return
             self.systemd.status(f"not ready: {problem}")
             time.sleep(READY_RETRY_S)

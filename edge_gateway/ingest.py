@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from edge_gateway.audio import pcm_to_wav
-from edge_gateway.errors import PublishFailed, PublishUnconfirmed
 from edge_gateway.events import AudioInputEvent, EventSerializer
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.protocol import Published, Start
-from edge_gateway.publisher import KafkaPublisher
+from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
+from ingress_common.protocol import SAMPLE_WIDTH_BYTES, Published, Start
+from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 
 _LOGGER = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.speech.audio-input-event+avro"
@@ -24,35 +25,49 @@ class UtterancePublisher:
         self._source_service = source_service
         self._metrics = metrics
 
-    def publish(self, pcm: bytes | memoryview, start: Start, correlation_id: str) -> Published:
-        """Publish one utterance and return where it landed, or raise a publish refusal."""
+    def publish(self, pcm: bytes | memoryview, start: Start, correlation_id: str,
+                on_late: Callable[[Published | None], None] | None = None) -> Published:
+        """Publish one utterance and return where it landed, or raise a publish refusal.
+        A device's records all go to one partition (`partition_for` its id). When the wait
+        for Kafka times out, `on_late` is told where the utterance landed after all."""
         began = time.monotonic()
+        duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
+        key = start.device_id or correlation_id
+
+        def published_at(delivery: Delivery) -> Published:
+            return Published(correlation_id, delivery.topic, delivery.partition, delivery.offset,
+                             audio_bytes=len(pcm), duration_ms=duration_ms,
+                             segment_id=start.segment_id)
+
+        late = None if on_late is None else (
+            lambda delivery: on_late(None if delivery is None else published_at(delivery)))
         event = AudioInputEvent.create(correlation_id, pcm_to_wav(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
         value = self._serialize(event, self._kafka.topic)
         del event  # the WAV copy is not needed while waiting for Kafka
         try:
-            delivery = self._kafka.publish(value, key=start.device_id or correlation_id,
-                                           headers=_headers(start, correlation_id))
+            delivery = self._kafka.publish(
+                value, key=key, headers=_headers(start, correlation_id, len(pcm), duration_ms),
+                partition=partition_for(key, self._kafka.partitions()), on_late=late)
         except (PublishFailed, PublishUnconfirmed) as refusal:
             self._metrics.publish_failed.labels(refusal.code).inc()
             raise
         self._metrics.publish_latency.observe(time.monotonic() - began)
         self._metrics.published.inc()
         self._metrics.audio_bytes.inc(len(pcm))
-        duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * 2)
         _LOGGER.info("published", extra={"correlation_id": correlation_id,
                                           "segment_id": start.segment_id,
                                           "partition": delivery.partition,
                                           "offset": delivery.offset, "audio_bytes": len(pcm)})
-        return Published(correlation_id, delivery.topic, delivery.partition, delivery.offset,
-                         audio_bytes=len(pcm), duration_ms=duration_ms,
-                         segment_id=start.segment_id)
+        return published_at(delivery)
 
 
-def _headers(start: Start, correlation_id: str) -> dict[str, str]:
-    headers = {"correlation_id": correlation_id, "content_type": CONTENT_TYPE}
+def _headers(start: Start, correlation_id: str, audio_bytes: int,
+             duration_ms: int) -> dict[str, str]:
+    """Headers let a reader (and the gateway's own recovery scan) skip the Avro body."""
+    headers = {"correlation_id": correlation_id, "content_type": CONTENT_TYPE,
+               "audio_bytes": str(audio_bytes), "duration_ms": str(duration_ms)}
     optional = {"device_id": start.device_id, "segment_id": start.segment_id,
                 "captured_at_ms": start.captured_at_ms,
                 "capture_monotonic_ms": start.capture_monotonic_ms}

@@ -29,6 +29,11 @@ class GatewayMetrics:
             "Kafka producers replaced after they were fenced or hit a fatal error.", registry=r)
         self.audio_bytes = Counter(
             "edge_gateway_audio_bytes_total", "PCM bytes in published events.", registry=r)
+        self.duplicates = Counter(
+            "edge_gateway_segment_repeats_total",
+            "Repeats of a published segment_id answered with the first receipt.", registry=r)
+        self.receipts = Gauge(
+            "edge_gateway_receipts", "Segments the receipt book remembers.", registry=r)
         self.publish_latency = Histogram(
             "edge_gateway_publish_latency_seconds", "From end of stream to delivery report.",
             buckets=PUBLISH_LATENCY_BUCKETS, registry=r)

@@ -14,8 +14,8 @@ background. The message that met the error is reported as failed and retryable.
 
 from __future__ import annotations
 
-import logging
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +23,12 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from edge_gateway.errors import PublishFailed, PublishUnconfirmed
+from edge_gateway.kafka_logs import kafka_logger
+from ingress_common.log_throttle import throttled_logger
+from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 
-_LOGGER = logging.getLogger(__name__)
+_LOGGER = throttled_logger(__name__)
+"""Throttled: an outage makes the error callback repeat itself many times a second."""
 POLL_INTERVAL_S = 0.1
 HEADROOM_BYTES = 256 * 1024
 """message.max.bytes is the largest event plus this much (record batch framing, headers)."""
@@ -46,19 +49,46 @@ class Delivery:
     offset: int
 
 
+LateReport = Callable[[Delivery | None], None]
+"""Told the outcome of a message whose publish() gave up waiting: where it landed, or
+None when Kafka failed it (it may still have landed if the failure was a timeout)."""
+
+
 class _PendingDelivery:
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self.done = threading.Event()
         self.error: KafkaError | None = None
         self.delivery: Delivery | None = None
+        self._late: LateReport | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self.error = err
         else:
             self.delivery = Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-        self.done.set()
+        with self._lock:
+            self.done.set()
+            late = self._late
+        if late is not None:
+            late(self.delivery)
+
+    def report_late(self, late: LateReport) -> None:
+        """Call `late` when the report arrives (at once if it just did)."""
+        with self._lock:
+            if not self.done.is_set():
+                self._late = late
+                return
+        late(self.delivery)
+
+
+def partition_for(key: str, partitions: int) -> int | None:
+    """The partition a key's records go to: CRC-32 of the key (like librdkafka's
+    `consistent` partitioner), stable for a given partition count; None when the count is
+    not known yet (librdkafka then chooses). A device's records thus share one partition,
+    which the receipts' recovery scan relies on."""
+    return zlib.crc32(key.encode()) % partitions if partitions > 0 else None
 
 
 def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeout_s: float,
@@ -71,6 +101,7 @@ def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeou
         "message.max.bytes": max_event_bytes + HEADROOM_BYTES,
         "message.timeout.ms": int(publish_timeout_s * 1000),
         "linger.ms": passthrough.get("linger.ms", 1),
+        "logger": kafka_logger("producer"),
     }
 
 
@@ -91,15 +122,20 @@ class KafkaPublisher:
         self.on_replaced: Callable[[str], None] = lambda _reason: None
         self._replace_reason = ""
         self._stopping = threading.Event()
+        self._partitions: dict[str, int] = {}
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-poller", daemon=True)
         self._poller.start()
 
-    def publish(self, value: bytes, key: str, headers: Mapping[str, str]) -> Delivery:
-        """Produce and wait for the delivery report; raise PublishUnconfirmed/PublishFailed."""
+    def publish(self, value: bytes, key: str, headers: Mapping[str, str],
+                topic: str | None = None, partition: int | None = None,
+                on_late: LateReport | None = None) -> Delivery:
+        """Produce and wait for the delivery report; raise PublishUnconfirmed/PublishFailed.
+        When the wait times out, `on_late` is told the outcome once it is known."""
         with self._swap_lock:
             producer, pending = self._producer, _PendingDelivery(self._generation)
         try:
-            producer.produce(self.topic, value=value, key=key,
+            producer.produce(topic or self.topic, value=value, key=key,
+                             partition=-1 if partition is None else partition,
                              headers=list(headers.items()), on_delivery=pending)
         except BufferError:
             raise PublishUnconfirmed("the gateway's Kafka queue is full; retry later") from None
@@ -107,6 +143,8 @@ class KafkaPublisher:
             err = exc.args[0]
             raise PublishFailed(f"Kafka refused the event: {err.name()}") from None
         if not pending.done.wait(self.publish_timeout_s):
+            if on_late is not None:
+                pending.report_late(on_late)
             raise PublishUnconfirmed(
                 f"no delivery report within {self.publish_timeout_s:g} s; the event may still "
                 "land: retry with the same segment_id")
@@ -119,16 +157,26 @@ class KafkaPublisher:
         assert pending.delivery is not None
         return pending.delivery
 
-    def check_ready(self, timeout_s: float) -> str | None:
+    def check_ready(self, timeout_s: float, topic_name: str | None = None) -> str | None:
         """None when the broker answers and the topic exists, else the reason."""
+        name = topic_name or self.topic
         try:
-            metadata = self._current().list_topics(self.topic, timeout=timeout_s)
+            metadata = self._current().list_topics(name, timeout=timeout_s)
         except KafkaException as exc:
             return f"Kafka unreachable: {exc.args[0].name()}"
-        topic = metadata.topics.get(self.topic)
+        topic = metadata.topics.get(name)
         if topic is None or topic.error is not None or not topic.partitions:
-            return f"topic {self.topic} does not exist"
+            return f"topic {name} does not exist"
+        self._partitions[name] = len(topic.partitions)
         return None
+
+    def partition_of(self, key: str) -> int:
+        """The audio topic's partition of `key`'s records (0 before the count is known)."""
+        return partition_for(key, self.partitions()) or 0
+
+    def partitions(self, topic_name: str | None = None) -> int:
+        """The topic's partition count, as last seen by check_ready (0 before that)."""
+        return self._partitions.get(topic_name or self.topic, 0)
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush what is queued and stop the poller; returns messages still undelivered."""
@@ -208,13 +256,16 @@ def _refusal_for(err: KafkaError) -> PublishFailed | PublishUnconfirmed:
 
 
 def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, replication: int,
-                 max_message_bytes: int, passthrough: Mapping[str, str], timeout_s: float) -> bool:
-    """Create `topic` unless it exists. True when it was created."""
-    admin = AdminClient({**passthrough, "bootstrap.servers": bootstrap_servers})
+                 config: Mapping[str, str], passthrough: Mapping[str, str],
+                 timeout_s: float) -> bool:
+    """Create `topic` with `config` (topic configs) unless it exists. True when created."""
+    admin_config: dict[str, Any] = {**passthrough, "bootstrap.servers": bootstrap_servers,
+                                    "logger": kafka_logger("admin")}
+    admin = AdminClient(admin_config)
     if topic in admin.list_topics(timeout=timeout_s).topics:
         return False
     new = NewTopic(topic, num_partitions=partitions, replication_factor=replication,
-                   config={"max.message.bytes": str(max_message_bytes)})
+                   config=dict(config))
     future = admin.create_topics([new], operation_timeout=timeout_s)[topic]
     try:
         future.result(timeout=timeout_s)

@@ -11,7 +11,16 @@ from __future__ import annotations
 import enum
 from dataclasses import replace
 
-from edge_gateway.errors import (
+from edge_gateway.limits import StreamLimits, TokenBucket
+from ingress_common.protocol import (
+    SAMPLE_RATE_HZ,
+    SAMPLE_WIDTH_BYTES,
+    Ack,
+    Done,
+    Start,
+    parse_client_text,
+)
+from ingress_common.refusals import (
     BufferFull,
     EmptyStream,
     FrameTooLarge,
@@ -20,15 +29,6 @@ from edge_gateway.errors import (
     RateLimited,
     SessionTimeout,
     UnexpectedEvent,
-)
-from edge_gateway.limits import StreamLimits, TokenBucket
-from edge_gateway.protocol import (
-    SAMPLE_RATE_HZ,
-    SAMPLE_WIDTH_BYTES,
-    Ack,
-    Done,
-    Start,
-    parse_client_text,
 )
 
 

@@ -8,6 +8,7 @@ and help text; the README's configuration table is printed from it
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from ingress_common.config import (
 )
 
 DEFAULT_TOPIC = "speech.audio.ingress"
+DEFAULT_RECEIPTS_TOPIC = "speech.audio.ingress.receipts"
 KAFKA_PASSTHROUGH_ENV_PREFIX = "KAFKA_CONFIG_"
 PROTECTED_KAFKA_KEYS = frozenset({
     "bootstrap.servers", "acks", "enable.idempotence", "message.max.bytes",
@@ -72,7 +74,19 @@ class GatewaySettings:
     auth_allow_query_token: bool = True
     tls_certfile: str = ""
     tls_keyfile: str = ""
+    gateway_id: str = ""
+    receipts_topic: str = DEFAULT_RECEIPTS_TOPIC
+    receipts_partitions: int = 3
+    receipt_window_s: float = 25 * 3600.0
+    receipt_max_entries: int = 200_000
+    claim_skew_s: float = 10.0
+    fault_crash_before_receipt: int = 0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def resolved_gateway_id(self) -> str:
+        """Stable across restarts: host name and bind port unless GATEWAY_ID is set."""
+        return self.gateway_id or f"{socket.gethostname()}:{self.bind.rpartition(':')[2]}"
 
     @property
     def auth_enabled(self) -> bool:
@@ -184,6 +198,26 @@ SETTINGS: tuple[Setting, ...] = (
             _readable_file),
     Setting("tls_keyfile", "GATEWAY_TLS_KEYFILE", "The certificate's private key (PEM).",
             _readable_file),
+    Setting("gateway_id", "GATEWAY_ID",
+            "Stable id of this gateway in segment claims; empty: HOSTNAME:PORT. Unique per "
+            "gateway behind one load balancer.", str),
+    Setting("receipts_topic", "GATEWAY_RECEIPTS_TOPIC",
+            "Topic of segment claims and receipts (created if missing; retention = window).",
+            str),
+    Setting("receipts_partitions", "GATEWAY_RECEIPTS_PARTITIONS",
+            "Partitions of a created receipts topic.", int, at_least(1)),
+    Setting("receipt_window_s", "GATEWAY_RECEIPT_WINDOW_S",
+            "Seconds a published segment_id is remembered; keep it above the agent's spool "
+            "max age (24 h).", float, positive),
+    Setting("receipt_max_entries", "GATEWAY_RECEIPT_MAX_ENTRIES",
+            "Segments remembered at most, all devices together (about 400 bytes each).",
+            int, between(1000, 10_000_000)),
+    Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
+            "Wall-clock difference allowed between gateways; a claim left by another gateway "
+            "is resolved this long after it must have ended.", float, between(0, 600)),
+    Setting("fault_crash_before_receipt", "GATEWAY_FAULT_CRASH_BEFORE_RECEIPT",
+            "Fault tests only: SIGKILL the worker after the Nth segment's delivery report, "
+            "before its receipt. 0 (the default) never.", int, at_least(0)),
 )
 
 

@@ -1,25 +1,34 @@
-"""Serves one /ws/audio connection: socket ↔ StreamSession ↔ UtterancePublisher.
+"""Serves one /ws/audio connection: socket ↔ StreamSession ↔ publisher (or ledger).
 
 Runs on the connection's own gthread worker thread. Every way a stream can end sends
 the client one final JSON message (`published` or `error`) and a close code.
+
+Two rules, by whether the client's `start` names a `segment_id`:
+- **With one** (all or nothing, exactly once): only `done` publishes, through the
+  `SegmentLedger`, which writes the audio at most once and answers a repeat with the first
+  receipt (`duplicate: true`). A cut, a timeout or a refusal publishes nothing and says
+  `published: false, retryable: true` where a retry can help.
+- **Without one** (protocol v1, unchanged): `done` publishes, and so do a client that
+  leaves without `done` and a time limit, with what was buffered.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from simple_websocket import ConnectionClosed
 
-from edge_gateway.errors import StreamRefused, StreamTimedOut
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.protocol import Connected, Done, Error, Published, ServerEvent, encode
+from edge_gateway.receipts.ledger import LateLocation, SegmentLedger
+from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.session import StreamSession
+from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
+from ingress_common.refusals import StreamRefused, StreamTimedOut
 
 _LOGGER = logging.getLogger(__name__)
 NORMAL_CLOSURE = 1000
@@ -33,125 +42,185 @@ class WebSocket(Protocol):
 
 
 class StreamHandler:
+    """What every connection of a worker shares; `serve` runs one connection."""
+
     def __init__(self, limits: StreamLimits, publisher: UtterancePublisher,
-                 metrics: GatewayMetrics, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limits = limits
-        self._publisher = publisher
-        self._metrics = metrics
-        self._clock = clock
+                 metrics: GatewayMetrics, ledger: SegmentLedger | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.publisher = publisher
+        self.metrics = metrics
+        self.ledger = ledger
+        self.clock = clock
 
     def serve(self, ws: WebSocket, correlation_id: str, device_id: str | None = None,
               on_verdict: Callable[[], None] = lambda: None) -> None:
         """`device_id`, when authenticated, overrides whatever the client says it is.
         `on_verdict` runs just before the final message is sent (the connection slot is
         released there: a client that reconnects on `published` must not find it taken)."""
-        _verdict_hook.fn = on_verdict
-        try:
-            self._serve(ws, correlation_id, device_id)
-        finally:
-            _verdict_hook.fn = None
+        AudioConnection(self, ws, correlation_id, device_id, on_verdict).serve()
 
-    def _serve(self, ws: WebSocket, correlation_id: str, device_id: str | None) -> None:
-        session = StreamSession(self._limits, self._clock(), device_id)
-        log = {"correlation_id": correlation_id, "device_id": device_id}
-        _LOGGER.info("stream opened", extra=log)
+
+class AudioConnection:
+    """One connection: its socket, its session, and the one verdict it ends with."""
+
+    def __init__(self, handler: StreamHandler, ws: WebSocket, correlation_id: str,
+                 device_id: str | None, on_verdict: Callable[[], None]) -> None:
+        self._handler = handler
+        self._ws = ws
+        self.correlation_id = correlation_id
+        self.session = StreamSession(handler.limits, handler.clock(), device_id)
+        self._on_verdict: Callable[[], None] | None = on_verdict
+        self._log = {"correlation_id": correlation_id, "device_id": device_id}
+
+    @property
+    def key(self) -> SegmentKey | None:
+        """The segment this stream is, when it names one (all-or-nothing rule)."""
+        start = self.session.start
+        if start.segment_id is None or self._handler.ledger is None:
+            return None
+        return SegmentKey(start.device_id or "", start.segment_id)
+
+    def serve(self) -> None:
+        _LOGGER.info("stream opened", extra=self._log)
         try:
-            _send(ws, Connected(correlation_id, self._limits.as_dict()))
-            self._receive_until_done(ws, session)
+            self._send(Connected(self.correlation_id, self._handler.limits.as_dict()))
+            repeat = self._receive_until_done()
         except ConnectionClosed:
-            self._publish_abandoned(session, correlation_id)
+            self._client_left()
             return
         except StreamTimedOut as timeout:
-            self._end_on_timeout(ws, session, correlation_id, timeout)
+            self._timed_out(timeout)
             return
         except StreamRefused as refusal:
-            self._refuse(ws, correlation_id, refusal, session)
+            self._refuse(refusal)
             return
-        self._publish_and_report(ws, session, correlation_id)
+        if repeat is not None:
+            self._finish(repeat, NORMAL_CLOSURE, "published")
+            return
+        self._publish_and_report()
 
-    def _receive_until_done(self, ws: WebSocket, session: StreamSession) -> None:
+    def _receive_until_done(self) -> Published | None:
+        """Read until `done`; returns the first receipt at once when `start` names a
+        segment the ledger already knows was published."""
+        session, clock = self.session, self._handler.clock
         while True:
-            message = ws.receive(timeout=max(session.seconds_to_deadline(self._clock()), 0.001))
-            now = self._clock()
+            message = self._ws.receive(timeout=max(session.seconds_to_deadline(clock()), 0.001))
+            now = clock()
             if message is None:
                 session.on_timeout(now)
             elif isinstance(message, str):
-                if isinstance(session.on_text(message, now), Done):
-                    return
+                event = session.on_text(message, now)
+                if isinstance(event, Done):
+                    return None
+                if isinstance(event, Start) and (repeat := self._known_receipt()) is not None:
+                    return repeat
             else:
                 ack = session.on_binary(message, now)
                 if ack is not None:
-                    _send(ws, ack)
+                    self._send(ack)
 
-    def _publish_and_report(self, ws: WebSocket, session: StreamSession,
-                            correlation_id: str) -> None:
+    def _known_receipt(self) -> Published | None:
+        key, ledger = self.key, self._handler.ledger
+        location = ledger.known(key) if key is not None and ledger is not None else None
+        return None if location is None else _receipt(location, key, duplicate=True)
+
+    def _publish(self) -> Published:
+        """Publish the buffered audio: once per segment_id, or plainly for v1."""
+        session, publisher = self.session, self._handler.publisher
+        key, ledger = self.key, self._handler.ledger
+        if key is None or ledger is None:
+            return publisher.publish(session.pcm, session.start, self.correlation_id)
+
+        def publish_audio(late: LateLocation) -> Location:
+            published = publisher.publish(session.pcm, session.start, self.correlation_id,
+                                          on_late=lambda p: late(None if p is None else _location(p)))
+            return _location(published)
+
+        outcome = ledger.publish_once(key, publish_audio)
+        if outcome.duplicate:
+            self._handler.metrics.duplicates.inc()
+            _LOGGER.info("repeat of a published segment; first receipt sent",
+                         extra={**self._log, "segment_id": key.segment_id})
+        return _receipt(outcome.location, key, outcome.duplicate)
+
+    def _publish_and_report(self) -> None:
         try:
-            published = self._publisher.publish(session.pcm, session.start, correlation_id)
+            published = self._publish()
         except StreamRefused as refusal:
-            self._refuse(ws, correlation_id, refusal, session)
+            self._refuse(refusal)
             return
-        _finish(ws, published, NORMAL_CLOSURE, "published")
+        self._finish(published, NORMAL_CLOSURE, "published")
 
-    def _end_on_timeout(self, ws: WebSocket, session: StreamSession, correlation_id: str,
-                        timeout: StreamTimedOut) -> None:
-        """A time limit ended the stream: publish what was buffered, then say so."""
+    def _timed_out(self, timeout: StreamTimedOut) -> None:
+        """v1 publishes what was buffered; a segment stream publishes nothing."""
         location: Published | None = None
-        if session.buffered_bytes >= 2:
+        if self.key is None and self.session.buffered_bytes >= 2:
             try:
-                location = self._publisher.publish(session.pcm, session.start, correlation_id)
+                location = self._handler.publisher.publish(self.session.pcm, self.session.start,
+                                                           self.correlation_id)
             except StreamRefused as refusal:
-                self._refuse(ws, correlation_id, refusal, session)
+                self._refuse(refusal)
                 return
-        self._metrics.refused.labels(timeout.code).inc()
-        _LOGGER.info("stream timed out", extra={"correlation_id": correlation_id,
-                                                "code": timeout.code,
+        self._handler.metrics.refused.labels(timeout.code).inc()
+        _LOGGER.info("stream timed out", extra={**self._log, "code": timeout.code,
                                                 "published": location is not None})
-        error = Error(timeout.code, timeout.message, published=location is not None,
-                      retryable=False, correlation_id=correlation_id, location=location)
-        _finish(ws, error, timeout.close_code, timeout.code)
+        message = timeout.message if self.key is None else (
+            f"{timeout.message}; nothing was published: send the whole segment again")
+        error = Error(timeout.code, message, published=location is not None,
+                      retryable=self.key is not None, correlation_id=self.correlation_id,
+                      location=location)
+        self._finish(error, timeout.close_code, timeout.code)
 
-    def _refuse(self, ws: WebSocket, correlation_id: str, refusal: StreamRefused,
-                session: StreamSession) -> None:
-        self._metrics.refused.labels(refusal.code).inc()
-        _LOGGER.info("stream refused", extra={"correlation_id": correlation_id,
-                                              "code": refusal.code,
+    def _refuse(self, refusal: StreamRefused) -> None:
+        self._handler.metrics.refused.labels(refusal.code).inc()
+        _LOGGER.info("stream refused", extra={**self._log, "code": refusal.code,
                                               "reason": refusal.message,
-                                              "buffered_bytes": session.buffered_bytes})
+                                              "buffered_bytes": self.session.buffered_bytes})
         error = Error(refusal.code, refusal.message, published=False,
-                      retryable=refusal.retryable, correlation_id=correlation_id)
-        _finish(ws, error, refusal.close_code, refusal.code)
+                      retryable=refusal.retryable, correlation_id=self.correlation_id)
+        self._finish(error, refusal.close_code, refusal.code)
 
-    def _publish_abandoned(self, session: StreamSession, correlation_id: str) -> None:
-        """The client left without done: publish what it sent (documented behaviour)."""
+    def _client_left(self) -> None:
+        """Left without done: v1 publishes what it sent; a segment stream publishes nothing."""
+        if self.key is not None:
+            self._handler.metrics.refused.labels("client_left").inc()
+            _LOGGER.info("client left before done; segment not published (all or nothing)",
+                         extra={**self._log, "segment_id": self.key.segment_id})
+            return
+        session = self.session
         if session.buffered_bytes < 2:
-            _LOGGER.info("client left before sending audio", extra={"correlation_id": correlation_id})
+            _LOGGER.info("client left before sending audio", extra=self._log)
             return
         pcm = session.pcm[: session.buffered_bytes // 2 * 2]
         try:
-            self._publisher.publish(pcm, session.start, correlation_id)
+            self._handler.publisher.publish(pcm, session.start, self.correlation_id)
         except StreamRefused as refusal:
             _LOGGER.warning("abandoned stream not published: %s", refusal.message,
-                            extra={"correlation_id": correlation_id, "code": refusal.code})
+                            extra={**self._log, "code": refusal.code})
             return
-        _LOGGER.info("client left without done; buffered audio published",
-                     extra={"correlation_id": correlation_id})
+        _LOGGER.info("client left without done; buffered audio published", extra=self._log)
+
+    def _send(self, event: ServerEvent) -> None:
+        self._ws.send(encode(event))
+
+    def _finish(self, event: ServerEvent, close_code: int, reason: str) -> None:
+        if self._on_verdict is not None:
+            release, self._on_verdict = self._on_verdict, None
+            release()
+        try:
+            self._send(event)
+            self._ws.close(close_code, reason)
+        except ConnectionClosed:
+            _LOGGER.info("client was gone before the final message", extra=self._log)
 
 
-def _send(ws: WebSocket, event: ServerEvent) -> None:
-    ws.send(encode(event))
+def _location(published: Published) -> Location:
+    return Location(published.topic, published.partition, published.offset,
+                    published.correlation_id, published.audio_bytes, published.duration_ms)
 
 
-_verdict_hook = threading.local()
-"""The running connection's on_verdict (each connection is served on its own thread)."""
-
-
-def _finish(ws: WebSocket, event: ServerEvent, close_code: int, reason: str) -> None:
-    hook = getattr(_verdict_hook, "fn", None)
-    if hook is not None:
-        _verdict_hook.fn = None
-        hook()
-    try:
-        _send(ws, event)
-        ws.close(close_code, reason)
-    except ConnectionClosed:
-        _LOGGER.info("client was gone before the final message")
+def _receipt(location: Location, key: SegmentKey | None, duplicate: bool) -> Published:
+    return Published(location.correlation_id, location.topic, location.partition,
+                     location.offset, location.audio_bytes, location.duration_ms,
+                     segment_id=key.segment_id if key else None, duplicate=duplicate)

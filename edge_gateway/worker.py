@@ -15,6 +15,7 @@ from edge_gateway.app import create_app
 from edge_gateway.audio import WAV_HEADER_BYTES
 from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
+from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,15 +31,21 @@ def build_app(settings: GatewaySettings) -> Flask:
     if settings.kafka_create_topic:
         created = ensure_topic(settings.kafka_bootstrap_servers, settings.kafka_topic,
                                settings.kafka_topic_partitions, settings.kafka_topic_replication,
-                               event_bytes + HEADROOM_BYTES, settings.kafka_config,
-                               settings.kafka_startup_timeout_s)
+                               {"max.message.bytes": str(event_bytes + HEADROOM_BYTES)},
+                               settings.kafka_config, settings.kafka_startup_timeout_s)
         _LOGGER.info("topic %s %s", settings.kafka_topic, "created" if created else "exists")
     kafka = KafkaPublisher(
         producer_config(settings.kafka_bootstrap_servers, event_bytes,
                         settings.publish_timeout_s, settings.kafka_config),
         settings.kafka_topic, settings.publish_timeout_s)
     warm_up(kafka, settings.kafka_startup_timeout_s)
-    return create_app(settings, kafka)
+    receipts = ReceiptService(settings, kafka)
+    receipts.start()
+    if receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
+        _LOGGER.info("receipts read", extra={"receipts": len(receipts.book)})
+    else:
+        _LOGGER.warning("receipts not read at start-up; /readyz reports it")
+    return create_app(settings, kafka, receipts)
 
 
 def warm_up(kafka: KafkaPublisher, timeout_s: float) -> bool:

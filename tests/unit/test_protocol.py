@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from edge_gateway import errors
-from edge_gateway.protocol import (
+from ingress_common import refusals as errors
+from ingress_common.protocol import (
     Ack,
     Connected,
     Done,
@@ -56,13 +56,15 @@ def test_close_codes_follow_the_documented_table() -> None:
     assert errors.RateLimited.close_code == 1008
     assert errors.PublishUnconfirmed.close_code == 1013
     assert errors.PublishFailed.close_code == 1011
+    assert errors.SegmentInProgress.close_code == 1013 and errors.SegmentInProgress.retryable
 
 
 def test_server_events_encode_as_the_wire_format() -> None:
     published = Published("c1", "t", 2, 40, audio_bytes=32000, duration_ms=1000, segment_id="s")
     assert parse_server_text(encode(published)) == {
         "event": "published", "correlation_id": "c1", "topic": "t", "partition": 2,
-        "offset": 40, "audio_bytes": 32000, "duration_ms": 1000, "segment_id": "s"}
+        "offset": 40, "audio_bytes": 32000, "duration_ms": 1000, "segment_id": "s",
+        "duplicate": False}
     assert parse_server_text(encode(Ack(seq=10, bytes=3200))) == {
         "event": "ack", "seq": 10, "bytes": 3200}
     connected = parse_server_text(encode(Connected("c1", {"max_frame_bytes": 65536})))

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from devkit.ports import free_port
-from edge_gateway.errors import PublishUnconfirmed
 from edge_gateway.publisher import KafkaPublisher, producer_config
+from ingress_common.refusals import PublishUnconfirmed
 
 
 def test_publish_without_a_broker_is_unconfirmed_within_the_timeout() -> None:

@@ -1,9 +1,9 @@
 import pytest
 
-from edge_gateway import errors
 from edge_gateway.limits import StreamLimits
-from edge_gateway.protocol import Ack, Done, Start
 from edge_gateway.session import State, StreamSession
+from ingress_common import refusals as errors
+from ingress_common.protocol import Ack, Done, Start
 
 LIMITS = StreamLimits(max_buffer_bytes=1000, max_frame_bytes=100, idle_timeout_s=10,
                       session_timeout_s=60, max_messages_per_s=10, message_burst=20,

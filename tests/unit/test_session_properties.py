@@ -11,10 +11,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_gateway.errors import StreamRefused, StreamTimedOut
 from edge_gateway.limits import StreamLimits
-from edge_gateway.protocol import Ack, Done, Start, parse_client_text
 from edge_gateway.session import State, StreamSession
+from ingress_common.protocol import Ack, Done, Start, parse_client_text
+from ingress_common.refusals import StreamRefused, StreamTimedOut
 
 LIMITS = StreamLimits(max_buffer_bytes=600, max_frame_bytes=100, idle_timeout_s=10,
                       session_timeout_s=60, max_messages_per_s=10, message_burst=20,

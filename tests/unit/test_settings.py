@@ -1,7 +1,7 @@
 import pytest
 
-from edge_gateway.errors import ConfigError
 from edge_gateway.settings import SETTINGS, load_settings, markdown_table
+from ingress_common.config import ConfigError
 
 
 def test_defaults_are_the_seed_limits() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from edge_gateway.errors import PublishUnconfirmed
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.protocol import Published, Start
 from edge_gateway.stream import StreamHandler
+from ingress_common.protocol import Published, Start
+from ingress_common.refusals import PublishUnconfirmed
 
 
 class ScriptedSocket:

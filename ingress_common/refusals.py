@@ -1,4 +1,6 @@
-"""Exceptions of the gateway. Each refusal carries what the client is told.
+"""The wire refusals: why a stream ended without a publish, as both sides name it.
+
+The gateway raises them; a client reads the same `code`s back (`refusal_for_code`).
 
 A `StreamRefused` knows its wire `code`, the WebSocket close code, and whether the
 client may retry the same audio. `published` is always false for a refusal: audio
@@ -6,8 +8,6 @@ that was published is reported with a `published` event, never with an error.
 """
 
 from __future__ import annotations
-
-from ingress_common.config import ConfigError as ConfigError  # re-exported for callers
 
 
 class StreamRefused(Exception):
@@ -76,8 +76,16 @@ class PublishFailed(StreamRefused):
     code, close_code, retryable = "publish_failed", 1011, True
 
 
+class SegmentInProgress(StreamRefused):
+    """Another attempt at this segment_id may still be publishing (here or at another
+    gateway), or the gateway could not yet tell. Nothing new was written: retry later."""
+
+    code, close_code, retryable = "segment_in_progress", 1013, True
+
+
 class StreamTimedOut(Exception):
-    """A time limit ended the stream. What was buffered is still published."""
+    """A time limit ended the stream. Protocol v1 (no segment_id) still publishes what was
+    buffered; a stream with a segment_id publishes nothing (all or nothing)."""
 
     code = "timeout"
     close_code = 1008

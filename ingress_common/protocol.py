@@ -12,13 +12,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edge_gateway.errors import BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
+from ingress_common.refusals import BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
 
 PROTOCOL_VERSION = 1
 SAMPLE_RATE_HZ = 16000
 """The only sample rate v1 accepts, in Hertz."""
 SAMPLE_WIDTH_BYTES = 2
+"""PCM16: signed 16-bit little-endian samples."""
 CHANNELS = 1
+BYTES_PER_SECOND = SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES * CHANNELS
+"""32000: one second of the wire's PCM."""
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")
@@ -112,6 +115,9 @@ class Published:
     """PCM bytes in the event (without the 44-byte WAV header)."""
     duration_ms: int
     segment_id: str | None = None
+    duplicate: bool = False
+    """True when this segment_id was published before: this is the first receipt again,
+    and no new record was written."""
 
     def message(self) -> dict[str, Any]:
         return {"event": "published", **asdict(self)}

@@ -1,0 +1,116 @@
+"""The receipt book: what the receipts topic says about each recent segment, bounded.
+
+Built only from the log (`apply`), in log order per partition, so every gateway that has
+read a partition up to the same offset holds the same answers. It also knows how far it
+has read each partition, and lets a caller wait until it has read past an offset: that is
+how a claimant learns whether its claim came first. Bounded by a window (entries older
+than `window_s` are forgotten) and by a total count; the oldest go first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge_gateway.receipts.records import Abandoned, Claim, Location, Published, Record, SegmentKey
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Claimed; its audio may or may not be in Kafka yet."""
+
+    claim_offset: int
+    owner: str
+    incarnation: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Landed:
+    """Published: this is the segment's one record."""
+
+    location: Location
+    at_ms: int
+
+
+State = Pending | Landed
+
+
+@dataclass(frozen=True)
+class BookLimits:
+    window_s: float = 25 * 3600.0
+    """How long a receipt is remembered: longer than the agent's spool max age (24 h)."""
+    max_entries: int = 200_000
+    """All devices together; the oldest entry goes first."""
+
+
+class ReceiptBook:
+    def __init__(self, limits: BookLimits, wall_ms: Callable[[], int] | None = None) -> None:
+        self.limits = limits
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        self._entries: OrderedDict[SegmentKey, State] = OrderedDict()
+        self._positions: dict[int, int] = {}
+        self._changed = threading.Condition()
+        self.evicted = 0
+
+    def apply(self, partition: int, offset: int, record: Record | None) -> None:
+        """One record of the log (None: a record this version skips)."""
+        with self._changed:
+            if record is not None:
+                self._apply(offset, record)
+            self._positions[partition] = offset + 1
+            self._forget_old()
+            self._changed.notify_all()
+
+    def advance(self, partition: int, next_offset: int) -> None:
+        """The partition holds nothing before `next_offset` that is not applied. Exact, not
+        a maximum: a log that went back (a broker that lost its topics) moves it back."""
+        with self._changed:
+            self._positions[partition] = next_offset
+            self._changed.notify_all()
+
+    def lookup(self, key: SegmentKey) -> State | None:
+        with self._changed:
+            return self._entries.get(key)
+
+    def position(self, partition: int) -> int:
+        """The next offset this book will read in `partition` (all before it are applied)."""
+        with self._changed:
+            return self._positions.get(partition, 0)
+
+    def wait_past(self, partition: int, offset: int, timeout_s: float) -> bool:
+        """True once the record at `offset` in `partition` is applied."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._positions.get(partition, 0) > offset,
+                                          timeout_s)
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._entries)
+
+    def _apply(self, offset: int, record: Record) -> None:
+        key, current = record.key, self._entries.get(record.key)
+        if isinstance(record, Published):
+            self._put(key, Landed(record.location, record.at_ms))
+        elif isinstance(record, Claim):
+            if current is None:
+                self._put(key, Pending(offset, record.owner, record.incarnation, record.at_ms))
+        elif isinstance(record, Abandoned) and isinstance(current, Pending) \
+                and current.claim_offset == record.claim_offset:
+            del self._entries[key]
+
+    def _put(self, key: SegmentKey, state: State) -> None:
+        self._entries[key] = state
+        self._entries.move_to_end(key)
+
+    def _forget_old(self) -> None:
+        cutoff = self._wall_ms() - int(self.limits.window_s * 1000)
+        while self._entries:
+            key, oldest = next(iter(self._entries.items()))
+            if oldest.at_ms >= cutoff and len(self._entries) <= self.limits.max_entries:
+                return
+            del self._entries[key]
+            self.evicted += 1

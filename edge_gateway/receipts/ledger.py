@@ -1,0 +1,248 @@
+"""The claim protocol: a segment's audio is written at most once, and a repeat gets the
+first receipt.
+
+1. The book already has a receipt: answer with it (`duplicate`), write nothing.
+2. Else write a `Claim` to the device's receipts partition and read that partition back
+   up to the claim. The first claim of the segment in the log owns it.
+3. The owner publishes the audio, then writes `Published` with where it landed. A publish
+   Kafka refused for sure (nothing can land) writes `Abandoned`, so a retry may claim it
+   again; a publish left unconfirmed keeps the claim, and its late delivery report
+   writes the receipt.
+4. A claim owned by someone else is waited out: the retry is told `segment_in_progress`.
+   A claim whose owner must be gone (its own earlier process, or older than the expiry)
+   is resolved by looking for its record in the audio topic (`scan`): found, it gets
+   its `Published`; not found, `Abandoned`, and the segment is claimed anew.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from edge_gateway.publisher import Delivery, KafkaPublisher, LateReport, partition_for
+from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
+from edge_gateway.receipts.records import (
+    Abandoned,
+    Claim,
+    Location,
+    Published,
+    Record,
+    SegmentKey,
+    encode,
+)
+from edge_gateway.receipts.scan import ScanIncomplete
+from ingress_common.refusals import PublishFailed, PublishUnconfirmed, SegmentInProgress
+
+_LOGGER = logging.getLogger(__name__)
+LateLocation = Callable[[Location | None], None]
+PublishAudio = Callable[[LateLocation], Location]
+"""Publishes the audio and returns where it landed. When it gives up waiting, it tells
+the LateLocation where the audio landed after all (or None when Kafka failed it)."""
+FindRecord = Callable[[SegmentKey, int], Location | None]
+"""(key, claimed_at_ms) → the segment's record in the audio topic, or None."""
+
+
+@dataclass(frozen=True)
+class LedgerTimes:
+    claim_start_s: float = 2.0
+    """The owner publishes only within this long of its claim, or gives the claim up."""
+    publish_timeout_s: float = 10.0
+    skew_s: float = 10.0
+    """Allowed wall-clock difference between gateways."""
+    read_back_s: float = 5.0
+    """How long to wait to read one's own claim back."""
+
+    @property
+    def orphan_after_s(self) -> float:
+        """After this, no audio of a claim can still land (same host, same clock)."""
+        return self.claim_start_s + self.publish_timeout_s + 1.0
+
+    @property
+    def expiry_s(self) -> float:
+        """After this, any gateway may resolve a claim by looking in the audio topic."""
+        return self.orphan_after_s + self.skew_s
+
+
+@dataclass(frozen=True)
+class Outcome:
+    location: Location
+    duplicate: bool
+
+
+class SegmentLedger:
+    def __init__(self, kafka: KafkaPublisher, receipts_topic: str, book: ReceiptBook,
+                 find_record: FindRecord, owner: str, times: LedgerTimes,
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 crash_before_receipt: int = 0) -> None:
+        self._kafka = kafka
+        self._topic = receipts_topic
+        self._book = book
+        self._find_record = find_record
+        self.owner = owner
+        self.incarnation = uuid.uuid4().hex[:12]
+        self._times = times
+        self._wall_ms = wall_ms
+        self._unsettled: set[SegmentKey] = set()
+        """Keys whose audio this process is publishing, or whose publish is unconfirmed."""
+        self._lock = threading.Lock()
+        self._crash_before_receipt = crash_before_receipt
+        self._owned_publishes = 0
+        self._late_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="late-receipts")
+        """Late reports arrive on the Kafka poller thread, which must not wait on Kafka."""
+
+    def known(self, key: SegmentKey) -> Location | None:
+        """The receipt the book already has for `key`, if any (no Kafka round trip)."""
+        state = self._book.lookup(key)
+        return state.location if isinstance(state, Landed) else None
+
+    def publish_once(self, key: SegmentKey, publish: PublishAudio) -> Outcome:
+        """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
+        for _ in range(2):  # a second round after resolving a dead claim
+            landed = self.known(key)
+            if landed is not None:
+                return Outcome(landed, duplicate=True)
+            claim, offset, state = self._claim(key)
+            if isinstance(state, Landed):
+                return Outcome(state.location, duplicate=True)
+            if state is None or state.claim_offset == offset:
+                return Outcome(self._publish_as_owner(claim, offset, publish), duplicate=False)
+            if self._mine_and_idle(key, state):
+                self._write(Abandoned(key, state.claim_offset, self._wall_ms()),
+                            self._partition(key))
+                continue
+            if not self._resolvable(state):
+                raise SegmentInProgress(
+                    f"segment {key.segment_id} is being published by {state.owner}; retry later")
+            found = self._resolve(key, state)
+            if found is not None:
+                return Outcome(found, duplicate=True)
+        raise SegmentInProgress(f"segment {key.segment_id} is contended; retry later")
+
+    def _claim(self, key: SegmentKey) -> tuple[Claim, int, Pending | Landed | None]:
+        """Write a claim and read back to it: the state that decides who owns `key`."""
+        partition = self._partition(key)
+        before = self._book.position(partition)
+        claim = Claim(key, self.owner, self.incarnation, self._wall_ms())
+        offset = self._write(claim, partition, on_late=self._abandon_if_landed(claim)).offset
+        if offset == before:  # nothing between what the book has read and the claim
+            return claim, offset, self._book.lookup(key)
+        if not self._book.wait_past(partition, offset, self._times.read_back_s):
+            self._write_quietly(Abandoned(key, offset, self._wall_ms()), partition)
+            raise SegmentInProgress("the gateway could not read its claim back in time; retry")
+        state = self._book.lookup(key)
+        if state is None or (isinstance(state, Pending) and state.claim_offset > offset):
+            # the log went back (a broker that lost its topics): read it again first
+            raise SegmentInProgress("the claim was superseded; retry")
+        return claim, offset, state
+
+    def _publish_as_owner(self, claim: Claim, offset: int, publish: PublishAudio) -> Location:
+        partition = self._partition(claim.key)
+        if self._wall_ms() - claim.at_ms > self._times.claim_start_s * 1000:
+            self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
+            raise SegmentInProgress("the claim took too long; retry")
+        with self._lock:
+            self._unsettled.add(claim.key)
+        try:
+            location = publish(self._receipt_when_late(claim.key, partition))
+        except PublishUnconfirmed:
+            raise  # it may land: the claim stays, the late report writes the receipt
+        except PublishFailed:
+            self._settle(claim.key)
+            self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
+            raise
+        self._crash_if_asked()
+        self._write_quietly(Published(claim.key, location, self._wall_ms()), partition)
+        self._settle(claim.key)
+        return location
+
+    def _settle(self, key: SegmentKey) -> None:
+        with self._lock:
+            self._unsettled.discard(key)
+
+    def _mine_and_idle(self, key: SegmentKey, state: Pending) -> bool:
+        """A claim of this very process that is publishing nothing (it gave up before
+        producing): safe to free at once."""
+        with self._lock:
+            unsettled = key in self._unsettled
+        return state.owner == self.owner and state.incarnation == self.incarnation \
+            and not unsettled
+
+    def _crash_if_asked(self) -> None:
+        """Fault tests: die at the worst moment, between delivery and receipt."""
+        if not self._crash_before_receipt:
+            return
+        self._owned_publishes += 1
+        if self._owned_publishes == self._crash_before_receipt:
+            _LOGGER.warning("fault injection: SIGKILL before the receipt")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _resolvable(self, state: Pending) -> bool:
+        age_s = (self._wall_ms() - state.at_ms) / 1000
+        if state.owner == self.owner and state.incarnation != self.incarnation:
+            return age_s > self._times.orphan_after_s
+        return age_s > self._times.expiry_s
+
+    def _resolve(self, key: SegmentKey, state: Pending) -> Location | None:
+        """Look for a dead claim's record: found, write its receipt; else free the claim."""
+        partition = self._partition(key)
+        try:
+            found = self._find_record(key, state.at_ms)
+        except ScanIncomplete:
+            raise SegmentInProgress("the gateway is still checking an earlier attempt; retry"
+                                    ) from None
+        self._settle(key)
+        _LOGGER.warning("resolved a claim left without a receipt", extra={
+            "segment_id": key.segment_id, "claim_owner": state.owner,
+            "found": found is not None})
+        if found is not None:
+            self._write(Published(key, found, self._wall_ms()), partition)
+            return found
+        self._write(Abandoned(key, state.claim_offset, self._wall_ms()), partition)
+        return None
+
+    def _receipt_when_late(self, key: SegmentKey, partition: int) -> LateLocation:
+        def late(location: Location | None) -> None:
+            if location is None:
+                return  # failed after the timeout: unknown; the claim expires and is resolved
+            self._settle(key)
+            self._late_work.submit(self._write_quietly,
+                                   Published(key, location, self._wall_ms()), partition)
+        return late
+
+    def _abandon_if_landed(self, claim: Claim) -> LateReport:
+        """A claim that landed after its writer gave up: nothing was published under it."""
+        def late(delivery: Delivery | None) -> None:
+            if delivery is not None:
+                self._late_work.submit(self._write_quietly, Abandoned(
+                    claim.key, delivery.offset, self._wall_ms()), delivery.partition)
+        return late
+
+    def close(self) -> None:
+        self._late_work.shutdown(wait=True, cancel_futures=False)
+
+    def _partition(self, key: SegmentKey) -> int:
+        """The device's receipts partition: its claims are read back in one order."""
+        partition = partition_for(key.device_id, self._kafka.partitions(self._topic))
+        if partition is None:
+            raise SegmentInProgress("the receipts topic is not known yet; retry")
+        return partition
+
+    def _write(self, record: Record, partition: int,
+               on_late: LateReport | None = None) -> Delivery:
+        return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
+                                   topic=self._topic, partition=partition, on_late=on_late)
+
+    def _write_quietly(self, record: Record, partition: int) -> None:
+        """A receipt whose loss is recoverable (a claim without one is resolved later)."""
+        try:
+            self._write(record, partition)
+        except (PublishFailed, PublishUnconfirmed) as exc:
+            _LOGGER.warning("receipt not written: %s", exc.message,
+                            extra={"segment_id": record.key.segment_id})

@@ -1,0 +1,136 @@
+"""A stream that names a segment_id is published whole, exactly once, or not at all
+(issue 11). Real gateway processes and a real broker; outcomes are counted in Kafka,
+as records per segment, not as replies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devkit.broker import Broker
+from devkit.gateway_process import GatewayProcess
+from devkit.kafka_reader import KafkaReader
+from devkit.segments import new_segment_id, records_of, send_segment
+from devkit.signals import tone
+from tests.conftest import TOPIC
+
+PCM = tone(2.0, 440)
+
+
+@pytest.fixture
+def own_gateway(broker: Broker, tmp_path: Path) -> Iterator[GatewayProcess]:
+    g = GatewayProcess(tmp_path, broker.bootstrap, TOPIC,
+                       settings={"GATEWAY_IDLE_TIMEOUT_S": "1"}).start()
+    yield g
+    g.stop()
+
+
+def test_a_cut_mid_stream_publishes_nothing_and_v1_keeps_its_rule(
+        own_gateway: GatewayProcess, reader: KafkaReader) -> None:
+    url, device = own_gateway.ws_url, "eo-cut"
+    segment = new_segment_id(device)
+    send_segment(url, device, segment, PCM[: len(PCM) // 2], send_done=False)
+    assert records_of(reader, url, device, segment) == [], "no prefix of a segment is published"
+    v1 = send_segment(url, device, None, PCM[: len(PCM) // 2], send_done=False)
+    assert reader.find(v1.correlation_id).pcm == PCM[: len(PCM) // 2], "v1: what was buffered"
+
+
+def test_an_idle_timeout_publishes_nothing_and_says_a_retry_helps(
+        own_gateway: GatewayProcess, reader: KafkaReader) -> None:
+    url, device = own_gateway.ws_url, "eo-idle"
+    segment = new_segment_id(device)
+    result = send_segment(url, device, segment, PCM, send_done=False, timeout_s=10)
+    assert result.final is not None  # the client left; the gateway's timeout did not fire
+    from devkit.ws_client import RawWebSocket
+
+    raw = RawWebSocket(url)
+    raw.next_text()  # connected
+    raw.send_text(f'{{"event":"start","device_id":"{device}","segment_id":"{segment}"}}')
+    raw.send_bytes(PCM[:8000])
+    final = raw.final_message()
+    raw.close()
+    assert final["code"] == "idle_timeout"
+    assert final["published"] is False and final["retryable"] is True
+    assert records_of(reader, url, device, segment) == []
+
+
+def test_a_repeat_gets_the_first_receipt_and_writes_nothing(
+        own_gateway: GatewayProcess, reader: KafkaReader) -> None:
+    url, device = own_gateway.ws_url, "eo-repeat"
+    segment = new_segment_id(device)
+    send_segment(url, device, segment, PCM[:16000], send_done=False)  # a cut first
+    first = send_segment(url, device, segment, PCM).final
+    again = send_segment(url, device, segment, PCM).final
+    assert first["event"] == again["event"] == "published"
+    assert first["duplicate"] is False and again["duplicate"] is True
+    assert (again["partition"], again["offset"], again["correlation_id"]) == \
+        (first["partition"], first["offset"], first["correlation_id"])
+    records = records_of(reader, url, device, segment)
+    assert len(records) == 1 and records[0].pcm == PCM, "one whole record"
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_a_repeat_after_a_gateway_restart_is_still_a_duplicate(
+        broker: Broker, reader: KafkaReader, tmp_path: Path, how: str) -> None:
+    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC).start()
+    try:
+        device = f"eo-restart-{how}"
+        segment = new_segment_id(device)
+        first = send_segment(gateway.ws_url, device, segment, PCM).final
+        assert gateway.process is not None
+        if how == "sigkill":
+            gateway.process.kill()
+        gateway.stop()
+        gateway.start()
+        again = send_segment(gateway.ws_url, device, segment, PCM).final
+        assert again["duplicate"] is True and again["offset"] == first["offset"]
+        assert len(records_of(reader, gateway.ws_url, device, segment)) == 1
+    finally:
+        gateway.stop()
+
+
+def test_a_gateway_killed_between_delivery_and_receipt_recovers_the_receipt(
+        broker: Broker, reader: KafkaReader, tmp_path: Path) -> None:
+    """The worst moment: Kafka has the record, the receipt was never written. The worker
+    dies (SIGKILL from the fault hook) and gunicorn starts a new one; the retry finds the
+    claim of the dead incarnation, looks in the audio partition, and answers with the
+    record that is there instead of writing a second one."""
+    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings={
+        "GATEWAY_FAULT_CRASH_BEFORE_RECEIPT": "1", "GATEWAY_PUBLISH_TIMEOUT_S": "2"}).start()
+    try:
+        device = "eo-worst-moment"
+        segment = new_segment_id(device)
+        cut = send_segment(gateway.ws_url, device, segment, PCM)
+        assert cut.final["event"] == "connected", "no verdict: the worker died"
+        gateway.wait_ready()
+        replies = []
+        for _ in range(40):  # as a client would: retry with a pause, while told to
+            reply = send_segment(gateway.ws_url, device, segment, PCM).final
+            replies.append(reply.get("code") or reply["event"])
+            if reply["event"] == "published" or not reply.get("retryable"):
+                break
+            time.sleep(0.5)
+        assert reply["event"] == "published" and reply["duplicate"] is True, replies
+        records = records_of(reader, gateway.ws_url, device, segment)
+        assert len(records) == 1 and records[0].offset == reply["offset"]
+    finally:
+        gateway.stop()
+
+
+def test_two_gateways_share_the_receipts(broker: Broker, reader: KafkaReader,
+                                         tmp_path: Path) -> None:
+    a = GatewayProcess(tmp_path, broker.bootstrap, TOPIC).start()
+    b = GatewayProcess(tmp_path, broker.bootstrap, TOPIC).start()
+    try:
+        device = "eo-two-gateways"
+        segment = new_segment_id(device)
+        first = send_segment(a.ws_url, device, segment, PCM).final
+        again = send_segment(b.ws_url, device, segment, PCM).final
+        assert again["duplicate"] is True and again["offset"] == first["offset"]
+        assert len(records_of(reader, b.ws_url, device, segment)) == 1
+    finally:
+        a.stop()
+        b.stop()
