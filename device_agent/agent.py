@@ -85,6 +85,7 @@ class Agent:
         uplink = Uplink(UplinkConfig(settings.gateway_url, token, settings.ca_file or None,
                                      verdict_timeout_s=settings.verdict_timeout_s),
                         self.spool)
+        uplink.on_limits = self.pipeline.fit_segments
         self.delivery = Delivery(self.spool, uplink, self.stats, self._delivery_stop,
                                  Backoff(settings.retry_base_s, settings.retry_cap_s),
                                  settings.max_rejections)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from device_agent.backoff import Backoff
-from device_agent.spool import MemorySpool
+from device_agent.spool import MemorySpool, Segment
 from device_agent.stats import AgentStats
-from device_agent.uplink import Uplink
+from device_agent.uplink import Outcome, Uplink
+from ingress_common.protocol import encode
 
 _LOGGER = logging.getLogger(__name__)
 IDLE_WAIT_S = 0.5
+TRANSIENT_CODES = frozenset({"publish_unconfirmed", "segment_in_progress", "over_capacity",
+                             "internal_error", "idle_timeout", "session_timeout"})
+"""Refusals that say nothing about the segment itself: never a reason to quarantine."""
 
 
 class Delivery(threading.Thread):
@@ -41,6 +46,18 @@ class Delivery(threading.Thread):
                 _LOGGER.exception("delivery failed unexpectedly; carrying on in %.1f s", delay)
                 self._halt.wait(delay)
 
+    def _poisoned(self, segment: Segment, outcome: Outcome) -> bool:
+        """The same non-transient failure `max_rejections` times in a row: the segment
+        would block the ones behind it (e.g. a topic whose max.message.bytes is too small)."""
+        failure = outcome.failure
+        if not failure or failure.split(":", 1)[0] in TRANSIENT_CODES:
+            segment.last_failure, segment.same_failures = "", 0
+            return False
+        same = failure == segment.last_failure
+        segment.last_failure = failure
+        segment.same_failures = segment.same_failures + 1 if same else 1
+        return segment.same_failures >= self._max_rejections
+
     def _deliver_oldest(self) -> None:
         segment = self._spool.oldest(IDLE_WAIT_S)
         if segment is None:
@@ -52,17 +69,19 @@ class Delivery(threading.Thread):
                "reason": outcome.reason}
         if outcome.delivered:
             self._spool.remove(segment)
-            self._stats.add(segments_acked=1)
+            self._stats.add(segments_acked=1, segments_duplicate=int(outcome.reason == "duplicate"))
             self._backoff.reset()
-            reply = outcome.reply or {}
+            reply = outcome.reply
             _LOGGER.info("segment delivered", extra={
-                **log, "partition": reply.get("partition"), "offset": reply.get("offset")})
-            self.on_delivered(reply)
+                **log, "partition": getattr(reply, "partition", None),
+                "offset": getattr(reply, "offset", None)})
+            self.on_delivered(json.loads(encode(reply)) if reply is not None else {})
             return
-        if not outcome.retryable and segment.attempts >= self._max_rejections:
-            self._spool.remove(segment)
-            self._stats.add(segments_rejected=1)
-            _LOGGER.error("segment rejected by the gateway; giving up", extra=log)
+        if self._poisoned(segment, outcome):
+            self._spool.quarantine(segment)
+            self._stats.add(segments_rejected=int(not outcome.retryable), segments_quarantined=1)
+            _LOGGER.error("segment quarantined after %d identical failures: %s",
+                          segment.same_failures, outcome.failure, extra=log)
             return
         self._stats.add(segments_retried=1)
         delay = self._backoff.next_delay()

@@ -12,6 +12,7 @@ from device_agent.capture_loop import Captured, Gap, Item, SourceEnded
 from device_agent.segmenter import Event, SegmentAudio, SegmentEnded, Segmenter, SegmentStarted
 from device_agent.spool import MemorySpool, Segment, SegmentMeta
 from device_agent.stats import AgentStats
+from ingress_common.protocol import BYTES_PER_SECOND, Connected
 
 _LOGGER = logging.getLogger(__name__)
 QUEUE_POLL_S = 0.2
@@ -30,7 +31,14 @@ class Pipeline(threading.Thread):
         self._stats = stats
         self._halt = stop
         self._open: Segment | None = None
+        self._announced_max_bytes: int | None = None
         self.source_ended = threading.Event()
+
+    def fit_segments(self, connected: Connected) -> None:
+        """Called by the uplink with each `connected`: cut segments to the gateway's buffer."""
+        announced = connected.limit("max_buffer_bytes", 0)
+        if announced:
+            self._announced_max_bytes = int(announced)
 
     def run(self) -> None:
         """The supervisor loop: an unexpected exception while handling one item is logged
@@ -51,6 +59,8 @@ class Pipeline(threading.Thread):
 
     def _handle(self, item: Item) -> bool:
         """Feed one item to the segmenter and the spool; True once the source has ended."""
+        if self._announced_max_bytes is not None:
+            self._segmenter.fit_within(self._announced_max_bytes)
         if isinstance(item, Captured):
             self._apply(self._segmenter.push(item.pcm, item.stamp))
         elif isinstance(item, Gap):
@@ -64,7 +74,7 @@ class Pipeline(threading.Thread):
         return False
 
     def _count_silence(self) -> None:
-        dropped = self._segmenter.counters.silence_bytes_dropped / 32000
+        dropped = self._segmenter.counters.silence_bytes_dropped / BYTES_PER_SECOND
         self._stats.set(silence_seconds_skipped=round(dropped, 3))
 
     def _apply(self, events: list[Event]) -> None:
@@ -78,7 +88,7 @@ class Pipeline(threading.Thread):
                 self._spool.complete(self._open)
                 _LOGGER.info("segment captured", extra={
                     "segment_id": self._open.meta.segment_id, "reason": event.reason,
-                    "duration_ms": len(self._open.pcm) // 32})
+                    "duration_ms": len(self._open.pcm) * 1000 // BYTES_PER_SECOND})
                 self._open = None
 
     def _start(self, event: SegmentStarted) -> None:

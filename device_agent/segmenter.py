@@ -14,7 +14,8 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
-SAMPLE_RATE_HZ = 16000
+from ingress_common.protocol import SAMPLE_RATE_HZ
+
 WINDOW_S = 0.02
 WINDOW_BYTES = int(SAMPLE_RATE_HZ * WINDOW_S) * 2
 ONSET_VOICED_RATIO = 0.7
@@ -105,6 +106,12 @@ class Segmenter:
         self._in_segment = False
         self._segment_bytes = 0
         self._silent_run = 0
+
+    def fit_within(self, max_bytes: int) -> None:
+        """Cut segments at `max_bytes` at the most (the gateway's announced buffer), or at
+        `max_s`, whichever is shorter. Takes effect from the next cut."""
+        configured = int(self.config.max_s * SAMPLE_RATE_HZ) * 2
+        self._max_bytes = max(WINDOW_BYTES, min(configured, max_bytes // 2 * 2))
 
     def push(self, pcm: bytes, stamp: Stamp) -> list[Event]:
         """Feed captured audio whose first sample was taken at `stamp`."""

@@ -25,8 +25,8 @@ from ingress_common.config import (
 
 _SEGMENTER = SegmenterConfig()
 _SPOOL = SpoolLimits()
-GATEWAY_MAX_SEGMENT_S = 45.0
-"""The gateway buffers at most 1.4 MiB of PCM per stream: 45.9 s."""
+MAX_SEGMENT_S = 300.0
+"""An upper bound for the setting; the gateway's announced buffer cuts segments shorter."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("preroll_s", "AGENT_PREROLL_S", "Audio kept before the speech onset.", float,
             between(0, 5)),
     Setting("max_segment_s", "AGENT_MAX_SEGMENT_S",
-            f"Longest utterance; at most {GATEWAY_MAX_SEGMENT_S:g} (the gateway's buffer).",
-            float, between(1, GATEWAY_MAX_SEGMENT_S)),
+            "Longest utterance; segments are also cut to the buffer the gateway announces "
+            "in `connected` (1.4 MiB = 45.9 s by default).",
+            float, between(1, MAX_SEGMENT_S)),
     Setting("queue_s", "AGENT_QUEUE_S", "Capture queue, in seconds of audio.", float,
             between(1, 120)),
     Setting("spool_dir", "AGENT_SPOOL_DIR",

@@ -21,6 +21,8 @@ from pathlib import Path
 _LOGGER = logging.getLogger(__name__)
 SUFFIX = ".seg"
 TMP_SUFFIX = ".tmp"
+QUARANTINE_DIR = "quarantine"
+MAX_QUARANTINED = 100
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Segment:
     pcm: bytearray = field(default_factory=bytearray)
     complete: bool = False
     attempts: int = 0
+    last_failure: str = ""
+    same_failures: int = 0
+    """How many times in a row delivery failed with `last_failure`."""
     in_spool: bool = False
     """Kept by the spool: False before it is added and once delivered or dropped."""
 
@@ -59,6 +64,7 @@ class SpoolCounters:
     dropped_full: int = 0
     dropped_age: int = 0
     refused_full: int = 0
+    quarantined: int = 0
 
 
 class MemorySpool:
@@ -128,6 +134,18 @@ class MemorySpool:
                 self._discard(segment)
             self._changed.notify_all()
 
+    def quarantine(self, segment: Segment) -> None:
+        """Delivery keeps failing the same way: move it out of the queue (kept on disk by
+        the directory spool, for an operator to look at)."""
+        with self._changed:
+            if segment.in_spool:
+                self._segments.remove(segment)
+                segment.in_spool = False
+                self._bytes -= len(segment.pcm)
+                self._set_aside(segment)
+            self.counters.quarantined += 1
+            self._changed.notify_all()
+
     @property
     def depth(self) -> int:
         with self._changed:
@@ -179,6 +197,9 @@ class MemorySpool:
     def _unpersist(self, segment: Segment) -> None:
         """Memory spool: nothing to delete."""
 
+    def _set_aside(self, segment: Segment) -> None:
+        """Memory spool: a quarantined segment is dropped (its id is logged)."""
+
 
 class DirectorySpool(MemorySpool):
     """One file per completed segment: a JSON header line, then raw PCM16 LE 16 kHz mono."""
@@ -210,6 +231,16 @@ class DirectorySpool(MemorySpool):
 
     def _unpersist(self, segment: Segment) -> None:
         self._path(segment).unlink(missing_ok=True)
+
+    def _set_aside(self, segment: Segment) -> None:
+        """Into quarantine/, which keeps the newest MAX_QUARANTINED files."""
+        aside = self.directory / QUARANTINE_DIR
+        aside.mkdir(exist_ok=True)
+        path = self._path(segment)
+        if path.exists():
+            path.rename(aside / path.name)
+        for old in sorted(aside.glob(f"*{SUFFIX}"))[:-MAX_QUARANTINED]:
+            old.unlink(missing_ok=True)
 
     def _load(self) -> list[Segment]:
         for leftover in self.directory.glob(f"*{TMP_SUFFIX}"):

@@ -25,9 +25,12 @@ class AgentStats:
     segments_acked: int = 0
     segments_retried: int = 0
     segments_rejected: int = 0
-    """Refused by the gateway for a reason a retry cannot fix, after max_rejections tries."""
+    """Refused by the gateway for a reason a retry cannot fix, after max_rejections tries
+    (these are quarantined too)."""
     segments_dropped: int = 0
     """Dropped by the spool's limits (full or too old)."""
+    segments_duplicate: int = 0
+    """Delivered as a repeat: the gateway had it already and sent its first receipt."""
     segments_quarantined: int = 0
     """Failed the same non-transient way too often; moved out of the way (issue 11)."""
     thread_errors: int = 0

@@ -84,7 +84,13 @@ class Connected:
 
     correlation_id: str
     limits: dict[str, float] = field(default_factory=dict)
+    """max_buffer_bytes, max_frame_bytes (bytes), idle_timeout_s, session_timeout_s
+    (seconds), max_messages_per_s: a client fits its streams within them."""
     protocol: int = PROTOCOL_VERSION
+
+    def limit(self, name: str, default: float) -> float:
+        value = self.limits.get(name)
+        return float(value) if isinstance(value, int | float) and value > 0 else default
 
     def message(self) -> dict[str, Any]:
         return {"event": "connected", **asdict(self)}
@@ -153,6 +159,11 @@ class Error:
 ServerEvent = Connected | Ack | Published | Error
 
 
+def encode_client(event: ClientEvent) -> str:
+    """The JSON text frame for a client event."""
+    return json.dumps(event.message(), separators=(",", ":"))
+
+
 def encode(event: ServerEvent) -> str:
     """The JSON text frame for a server event."""
     body = event.message_dict() if isinstance(event, Error) else event.message()
@@ -183,6 +194,31 @@ def parse_server_text(text: str) -> dict[str, Any]:
     if not isinstance(message, dict) or "event" not in message:
         raise ValueError(f"not a protocol message: {text[:80]!r}")
     return message
+
+
+def parse_server_event(text: str) -> ServerEvent:
+    """Client side: a server frame as its typed event; ValueError for anything else."""
+    message = parse_server_text(text)
+    event = message.pop("event")
+    try:
+        if event == "connected":
+            return Connected(str(message["correlation_id"]), dict(message.get("limits") or {}),
+                             int(message.get("protocol", PROTOCOL_VERSION)))
+        if event == "ack":
+            return Ack(int(message["seq"]), int(message["bytes"]))
+        if event == "published":
+            return Published(**message)
+        if event == "error":
+            location = None
+            if message.get("published") and "offset" in message:
+                location = Published(str(message["correlation_id"]), message["topic"],
+                                     message["partition"], message["offset"], 0, 0)
+            return Error(str(message["code"]), str(message["message"]),
+                         bool(message["published"]), bool(message["retryable"]),
+                         str(message.get("correlation_id", "")), location)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed {event} message: {exc}") from None
+    raise ValueError(f"unknown server event {str(event)[:40]!r}")
 
 
 def _optional_text(message: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | None:

@@ -14,6 +14,12 @@ Closing a connection that is already closed is not a failure, so `close()` here 
 
 simple-websocket also has no connect timeout: its socket takes the process-wide default.
 `connect_with_timeout` sets that default, under a lock, for the connect and handshake only.
+
+A dead link (Wi-Fi gone, a NAT rebinding: no RST, the path just stops) is detected within
+a bound (docs/protocol.md, "Dead links"): with `ping_interval_s`, the reader thread pings
+and closes the connection when a pong has not come back by the next ping; and with
+`io_timeout_s` no send blocks longer than that on a full send buffer. A socket with a
+timeout may write part of a frame in one send(), so sends go through `sendall`.
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ class Client(simple_websocket.Client):
                 self.sock.close()
 
     @classmethod
-    def connect_with_timeout(cls, url: str, timeout_s: float, **kwargs: Any) -> Client:
-        """`connect()`, giving up on the TCP connect and the handshake after `timeout_s`."""
+    def connect_with_timeout(cls, url: str, timeout_s: float, io_timeout_s: float | None = None,
+                             **kwargs: Any) -> Client:
+        """`connect()`, giving up on the TCP connect and the handshake after `timeout_s`.
+        With `io_timeout_s`, a send that cannot go out for that long fails (OSError)."""
         with _DEFAULT_TIMEOUT_LOCK:
             previous = socket.getdefaulttimeout()
             socket.setdefaulttimeout(timeout_s)
@@ -55,5 +63,31 @@ class Client(simple_websocket.Client):
                 ws = cls.connect(url, **kwargs)
             finally:
                 socket.setdefaulttimeout(previous)
-        ws.sock.settimeout(None)
+        ws.sock.settimeout(io_timeout_s)
+        if io_timeout_s is not None:
+            _keepalive(ws.sock, io_timeout_s)
+            ws.sock = _SendAll(ws.sock)
         return ws
+
+
+class _SendAll:
+    """A socket whose send() is sendall(): whole frames, or an OSError at the timeout."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def send(self, data: bytes) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _keepalive(sock: socket.socket, idle_s: float) -> None:
+    """TCP keepalive as a second line (it also covers a link dead while nothing is sent)."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(idle_s)))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)

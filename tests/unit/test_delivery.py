@@ -10,6 +10,7 @@ from device_agent.delivery import Delivery
 from device_agent.spool import MemorySpool, Segment, SegmentMeta, SpoolLimits
 from device_agent.stats import AgentStats
 from device_agent.uplink import Outcome
+from ingress_common.protocol import Published
 
 
 class FlakyUplink:
@@ -23,7 +24,7 @@ class FlakyUplink:
         self.calls += 1
         if self.calls <= self.failures:
             raise OSError(9, "Bad file descriptor")
-        return Outcome(True, False, "published", {"event": "published"})
+        return Outcome(True, False, "published", Published("c", "t", 0, 1, 2, 0))
 
 
 def test_an_unexpected_exception_is_counted_and_delivery_carries_on() -> None:
