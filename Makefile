@@ -20,10 +20,12 @@ $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 bench: $(VENV)/.installed   # about 20 minutes: gateway scenarios, agent footprint, 10-minute soak
 	$(PY) -m bench.gateway_bench
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
+	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	EDGE_SOAK_S=600 $(PY) -m pytest -s -p no:cacheprovider tests/faults/test_soak.py
 
-faults: $(VENV)/.installed
+faults: $(VENV)/.installed   # the fault suite, plus 1,000 utterances back to back
 	$(PY) -m pytest -s -m faults tests/faults
+	EDGE_BACK_TO_BACK_UTTERANCES=1000 $(PY) -m pytest -s tests/integration/test_back_to_back.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

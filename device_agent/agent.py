@@ -128,6 +128,7 @@ class Agent:
 
     def report_status(self) -> dict[str, object]:
         self.stats.set(spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
+                       spool_write_failures=self.spool.counters.write_failures,
                        segments_dropped=self.spool.counters.dropped_full
                        + self.spool.counters.dropped_age + self.spool.counters.refused_full)
         snapshot = self.stats.snapshot()

@@ -95,6 +95,8 @@ def _run(settings: Any, until_drained: bool) -> int:
     factory, finite = source_factory(settings.source, settings.period_ms)
     agent = Agent(settings, factory, finite_source=finite)
     agent.run(_stop_on_signals(), until_drained=until_drained)
+    if until_drained and agent.spool.counters.quarantined:
+        return 1  # drained, but not everything was delivered
     return 0 if agent.spool.depth == 0 or settings.spool_dir else 1
 
 
@@ -112,8 +114,9 @@ def _send(settings: Any, path: Path) -> int:
     stats = agent.stats.snapshot()
     print(json.dumps({"segments_acked": stats["segments_acked"],
                       "segments_rejected": stats["segments_rejected"],
+                      "segments_quarantined": stats["segments_quarantined"],
                       "segments_undelivered": agent.spool.depth}), flush=True)
-    return 0 if agent.spool.depth == 0 and not stats["segments_rejected"] else 1
+    return 0 if agent.spool.depth == 0 and not stats["segments_quarantined"] else 1
 
 
 def _record(settings: Any, seconds: float, out: Path) -> int:

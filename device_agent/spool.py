@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ingress_common.log_throttle import throttled_logger
+
 _LOGGER = logging.getLogger(__name__)
+_THROTTLED = throttled_logger(f"{__name__}.disk")
 SUFFIX = ".seg"
 TMP_SUFFIX = ".tmp"
 QUARANTINE_DIR = "quarantine"
@@ -65,6 +68,8 @@ class SpoolCounters:
     dropped_age: int = 0
     refused_full: int = 0
     quarantined: int = 0
+    write_failures: int = 0
+    """Segments the directory spool could not write (disk full, I/O error)."""
 
 
 class MemorySpool:
@@ -219,15 +224,25 @@ class DirectorySpool(MemorySpool):
         return self.directory / f"{created_ms:015d}-{safe_id}{SUFFIX}"
 
     def _persist(self, segment: Segment) -> None:
+        """Write the segment's file. A full disk or an I/O error does not stop capture: the
+        segment stays in memory (within the spool's bounds) and is delivered from there;
+        the failure is counted and logged (throttled), and later segments try again."""
         final = self._path(segment)
         tmp = final.with_suffix(TMP_SUFFIX)
-        with open(tmp, "wb") as out:
-            out.write(json.dumps(asdict(segment.meta)).encode() + b"\n")
-            out.write(segment.pcm)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-        _fsync_directory(self.directory)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(json.dumps(asdict(segment.meta)).encode() + b"\n")
+                out.write(segment.pcm)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            self.counters.write_failures += 1
+            _THROTTLED.warning("spool write failed; segment kept in memory only: %s", exc,
+                               extra={"segment_id": segment.meta.segment_id,
+                                      "write_failures": self.counters.write_failures})
 
     def _unpersist(self, segment: Segment) -> None:
         self._path(segment).unlink(missing_ok=True)

@@ -39,6 +39,8 @@ class AgentStats:
     reconnects: int = 0
     spool_depth: int = 0
     spool_bytes: int = 0
+    spool_write_failures: int = 0
+    """Segments the directory spool could not write to disk (kept in memory instead)."""
     mic_open: bool = False
     last_frame_monotonic: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -51,7 +51,7 @@ class UplinkConfig:
     url: str
     token: str | None = None
     ca_file: str | None = None
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
     verdict_timeout_s: float = 30.0
     """How long to wait for published/error after done (gateway publish timeout + margin)."""
     ping_interval_s: float = 2.0

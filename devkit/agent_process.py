@@ -25,6 +25,10 @@ class AgentProcess:
         self.workdir = workdir
         self.status_path = workdir / f"agent-{device_id}-status.json"
         self.log_path = workdir / f"agent-{device_id}.log"
+        run = 1
+        while self.log_path.exists():  # a restarted agent keeps the earlier run's log
+            run += 1
+            self.log_path = workdir / f"agent-{device_id}-{run}.log"
         self.args = [sys.executable, "-m", "device_agent", "run", "--gateway-url", gateway_url,
                      "--source", source, "--device-id", device_id]
         if until_drained:

@@ -14,7 +14,7 @@ from devkit.agent_process import Accounting, AgentProcess, account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
-from devkit.signals import utterances_with_pauses
+from devkit.signals import silence, utterances_with_pauses
 from devkit.waiting import wait_for
 from edge_gateway.settings import DEFAULT_TOPIC
 
@@ -75,11 +75,15 @@ class Rig:
 
     def agent(self, device_id: str, utterances: int = 6, speech_s: float = 2.0,
               pause_s: float = 1.5, url: str | None = None,
-              settings: dict[str, str] | None = None) -> Utterances:
+              settings: dict[str, str] | None = None, paced: bool = True,
+              silent: bool = False) -> Utterances:
+        """A real agent saying `utterances` (or, `silent`, nothing: it only delivers what
+        its spool holds)."""
         signal, bursts = utterances_with_pauses(utterances, speech_s, pause_s,
                                                 seed=sum(map(ord, device_id)))
-        mic = write_wav(self.workdir / f"{device_id}.wav", signal)
-        agent = AgentProcess(self.workdir, url or self.gateway.ws_url, f"wav-paced:{mic}",
+        mic = write_wav(self.workdir / f"{device_id}.wav", silence(1.0) if silent else signal)
+        source = f"{'wav-paced' if paced else 'wav'}:{mic}"
+        agent = AgentProcess(self.workdir, url or self.gateway.ws_url, source,
                              device_id, settings=settings).start()
         self.agents.append(agent)
         return Utterances(device_id, signal, bursts, agent)

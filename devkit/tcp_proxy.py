@@ -1,5 +1,11 @@
-"""A small TCP proxy for fault tests: forwards loopback connections to a target port, and
-can cut every open connection (a reset, like a dropped network) and refuse new ones."""
+"""A small TCP proxy for fault tests: forwards loopback connections to a target port.
+
+Faults: `cut` resets every open connection (a dropped network) and may refuse new ones;
+`blackhole` makes the path silently dead (Wi-Fi gone, a NAT rebinding: bytes vanish,
+nothing is closed) until `restore`; `cut_on(pattern)` resets a connection at the moment
+the server sends bytes containing `pattern` (server frames are unmasked, so a reply such
+as `"event":"published"` can be spotted) without forwarding them; `retarget` sends new
+connections to another port (a load balancer switching gateways)."""
 
 from __future__ import annotations
 
@@ -22,6 +28,12 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._refusing = False
         self._closed = False
+        self._dead: set[socket.socket] = set()
+        """Sockets on a silently dead path: what they send is dropped, forever."""
+        self._blackholing = False
+        self._cut_pattern: bytes | None = None
+        self._cuts_left = 0
+        self.pattern_cuts = 0
         threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True).start()
 
     def cut(self, refuse: bool = True) -> int:
@@ -34,8 +46,27 @@ class TcpProxy:
         return len(victims) // 2
 
     def restore(self) -> None:
+        """New connections are served again (the ones already dead stay dead)."""
         with self._lock:
             self._refusing = False
+            self._blackholing = False
+
+    def blackhole(self) -> int:
+        """From now on nothing gets through, and nothing is closed, until `restore()`."""
+        with self._lock:
+            self._blackholing = True
+            self._dead |= self._open
+            return len(self._open) // 2
+
+    def cut_on(self, pattern: bytes, times: int = 1) -> None:
+        """Reset the next `times` connections whose server sends `pattern`."""
+        with self._lock:
+            self._cut_pattern, self._cuts_left = pattern, times
+
+    def retarget(self, port: int) -> None:
+        """New connections go to `port`."""
+        with self._lock:
+            self.target_port = port
 
     def close(self) -> None:
         self._closed = True
@@ -54,20 +85,31 @@ class TcpProxy:
             if refusing:
                 _reset(client)
                 continue
+            with self._lock:
+                target = self.target_port
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream = socket.create_connection(("127.0.0.1", target), timeout=5)
             except OSError:
                 _reset(client)
                 continue
             upstream.settimeout(None)
             with self._lock:
                 self._open |= {client, upstream}
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                if self._blackholing:
+                    self._dead |= {client, upstream}
+            for source, sink, from_server in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(source, sink, from_server),
+                                 daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
         try:
             while data := source.recv(_BUFFER):
+                if source in self._dead:
+                    continue  # the path is dead: the bytes vanish
+                if from_server and self._should_cut(data):
+                    _reset(sink)
+                    _reset(source)
+                    return
                 sink.sendall(data)
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
@@ -76,6 +118,15 @@ class TcpProxy:
         finally:
             with self._lock:
                 self._open.discard(source)
+
+
+    def _should_cut(self, data: bytes) -> bool:
+        with self._lock:
+            if self._cut_pattern is None or self._cuts_left <= 0 or self._cut_pattern not in data:
+                return False
+            self._cuts_left -= 1
+            self.pattern_cuts += 1
+            return True
 
 
 def _reset(sock: socket.socket) -> None:

@@ -78,7 +78,7 @@ class GatewaySettings:
     receipts_topic: str = DEFAULT_RECEIPTS_TOPIC
     receipts_partitions: int = 3
     receipt_window_s: float = 25 * 3600.0
-    receipt_max_entries: int = 200_000
+    receipt_max_entries: int = 100_000
     claim_skew_s: float = 10.0
     fault_crash_before_receipt: int = 0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
@@ -210,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a published segment_id is remembered; keep it above the agent's spool "
             "max age (24 h).", float, positive),
     Setting("receipt_max_entries", "GATEWAY_RECEIPT_MAX_ENTRIES",
-            "Segments remembered at most, all devices together (about 400 bytes each).",
+            "Segments remembered at most, all devices together (464 bytes each: bench/receipt_memory.py).",
             int, between(1000, 10_000_000)),
     Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
             "Wall-clock difference allowed between gateways; a claim left by another gateway "

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-DEFAULT_INTERVAL_S = 30.0
+DEFAULT_INTERVAL_S = 60.0
 MAX_KINDS = 256
 """Kinds remembered at once; the least recent is forgotten first."""
 

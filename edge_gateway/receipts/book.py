@@ -9,11 +9,12 @@ than `window_s` are forgotten) and by a total count; the oldest go first.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edge_gateway.receipts.records import Abandoned, Claim, Location, Published, Record, SegmentKey
 
@@ -43,7 +44,7 @@ State = Pending | Landed
 class BookLimits:
     window_s: float = 25 * 3600.0
     """How long a receipt is remembered: longer than the agent's spool max age (24 h)."""
-    max_entries: int = 200_000
+    max_entries: int = 100_000
     """All devices together; the oldest entry goes first."""
 
 
@@ -94,7 +95,9 @@ class ReceiptBook:
     def _apply(self, offset: int, record: Record) -> None:
         key, current = record.key, self._entries.get(record.key)
         if isinstance(record, Published):
-            self._put(key, Landed(record.location, record.at_ms))
+            key = SegmentKey(sys.intern(key.device_id), key.segment_id)
+            where = record.location
+            self._put(key, Landed(replace(where, topic=sys.intern(where.topic)), record.at_ms))
         elif isinstance(record, Claim):
             if current is None:
                 self._put(key, Pending(offset, record.owner, record.incarnation, record.at_ms))

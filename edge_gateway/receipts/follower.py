@@ -8,7 +8,6 @@ published before answering a retry.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,8 +17,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from edge_gateway.kafka_logs import kafka_logger
 from edge_gateway.receipts.book import ReceiptBook
 from edge_gateway.receipts.records import decode
+from ingress_common.log_throttle import throttled_logger
 
-_LOGGER = logging.getLogger(__name__)
+_LOGGER = throttled_logger(__name__)
 POLL_S = 0.5
 FETCH_WAIT_MS = 10
 """How long the broker may hold an empty fetch: the delay before a claim is read back."""
@@ -77,8 +77,11 @@ class ReceiptFollower(threading.Thread):
                 error = msg.error()
                 partition = msg.partition() or 0
                 if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
+                    if error.fatal():
                         raise KafkaException(error)
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        _LOGGER.warning("receipts consumer: %s", error.str())
+                        continue
                     self._book.advance(partition, msg.offset() or 0)
                     at_end.add(partition)
                     if len(at_end) >= partitions and not self.caught_up.is_set():

@@ -14,13 +14,13 @@ from typing import Any
 RECORD_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentKey:
     device_id: str
     segment_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where a segment's one audio record is, and what the first receipt said."""
 

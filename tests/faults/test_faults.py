@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from devkit.fault_rig import TOPIC, Rig, active_connections, events_of, status_value, wait_for
+from devkit.fault_rig import (
+    TOPIC,
+    Rig,
+    active_connections,
+    events_of,
+    record_accounting,
+    status_value,
+    wait_for,
+)
+from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.tcp_proxy import TcpProxy
 
@@ -118,3 +127,100 @@ def test_network_cut_between_agent_and_gateway(rig: Rig) -> None:
     assert cut >= 1, "a live stream was cut"
     assert accounting.exact, accounting
     assert status_value(said.agent, "segments_retried") > 0
+
+
+def test_silent_drop_is_detected_and_nothing_is_held_back(rig: Rig) -> None:
+    """The path dies without a RST (Wi-Fi gone): the agent must notice by itself (pings),
+    reconnect, and send the segment again; the gateway publishes no prefix of it."""
+    proxy = TcpProxy(rig.gateway.port)
+    try:
+        said = rig.agent("fault-silent", url=f"ws://127.0.0.1:{proxy.port}/ws/audio")
+        first_delivery_then_streaming(rig)
+        retried = status_value(said.agent, "segments_retried")
+        began = time.monotonic()
+        dead = proxy.blackhole()
+        time.sleep(4.0)  # the link is silently dead this long by definition
+        proxy.restore()
+        wait_for(lambda: status_value(said.agent, "segments_retried") > retried, 15,
+                 "the agent noticing the dead link")
+        detected_s = time.monotonic() - began
+        accounting = said.settle(rig.reader, "silent drop (no RST) mid-stream, 4 s")
+    finally:
+        proxy.close()
+    record_accounting(f"silent drop: noticed {detected_s:.1f} s after it began "
+                      f"(status written every 1 s)\n")
+    assert dead >= 1, "a live stream was on the path"
+    assert detected_s <= 4.0 + 2 * 2.0 + 1.5, "noticed within the documented bound"
+    assert accounting.exact, accounting
+
+
+def test_cut_after_done_before_published_reaches_the_agent(rig: Rig) -> None:
+    """The gateway publishes, the reply is lost: the retry gets the first receipt."""
+    proxy = TcpProxy(rig.gateway.port)
+    try:
+        proxy.cut_on(b'"event":"published"', times=2)
+        said = rig.agent("fault-lost-reply", url=f"ws://127.0.0.1:{proxy.port}/ws/audio")
+        accounting = said.settle(rig.reader, "published reply cut before it reached the agent (x2)")
+    finally:
+        proxy.close()
+    assert proxy.pattern_cuts == 2, "two replies were cut"
+    assert status_value(said.agent, "segments_duplicate") >= 1, "a retry got the first receipt"
+    assert accounting.exact, accounting
+
+
+def test_two_gateways_behind_a_proxy_that_switches_mid_run(rig: Rig) -> None:
+    second = GatewayProcess(rig.workdir, rig.broker.bootstrap, TOPIC,
+                            settings={"GATEWAY_PUBLISH_TIMEOUT_S": "3"}).start()
+    proxy = TcpProxy(rig.gateway.port)
+    try:
+        proxy.cut_on(b'"event":"published"', times=1)  # the retry goes to the other one
+        said = rig.agent("fault-switch", url=f"ws://127.0.0.1:{proxy.port}/ws/audio")
+        wait_for(lambda: proxy.pattern_cuts == 1, 30, "a reply cut at the first gateway")
+        proxy.retarget(second.port)
+        proxy.cut(refuse=False)
+        wait_for(lambda: status_value(said.agent, "segments_acked") >= 3, 60, "deliveries")
+        proxy.retarget(rig.gateway.port)
+        proxy.cut(refuse=False)
+        accounting = said.settle(rig.reader, "two gateways, the proxy switching between them")
+    finally:
+        proxy.close()
+        second.stop()
+    assert status_value(said.agent, "segments_duplicate") >= 1, "a repeat across gateways"
+    assert accounting.exact, accounting
+
+
+def test_gateway_killed_between_delivery_and_receipt(tmp_path: Path) -> None:
+    rig = Rig.start(tmp_path, {"GATEWAY_FAULT_CRASH_BEFORE_RECEIPT": "2"})
+    try:
+        said = rig.agent("fault-worst-moment")
+        accounting = said.settle(rig.reader, "gateway worker SIGKILLed between Kafka's delivery "
+                                 "report and the receipt")
+    finally:
+        rig.stop()
+    assert "SIGKILL before the receipt" in rig.gateway.process.log_text()  # type: ignore[union-attr]
+    assert accounting.exact, accounting
+
+
+def test_agent_killed_mid_segment_and_restarted_on_its_spool(rig: Rig) -> None:
+    """The agent dies while its first segment is at the gateway, undecided (the broker is
+    frozen, so it cannot be published yet); its successor sends it again from the
+    directory spool."""
+    spool = {"AGENT_SPOOL_DIR": str(rig.workdir / "spool")}
+    said = rig.agent("fault-agent-kill", utterances=6, settings=spool, paced=False,
+                     url="ws://127.0.0.1:9/ws/audio")  # nothing listens: all spooled first
+    wait_for(lambda: status_value(said.agent, "spool_depth") == len(said.bursts), 60,
+             "every segment spooled")
+    said.agent.stop()
+    rig.broker.freeze()
+    second = rig.agent("fault-agent-kill", settings=spool, paced=False, silent=True)
+    wait_for(lambda: active_connections(rig.gateway) >= 1, 15, "the first segment streaming")
+    assert second.agent.process is not None
+    second.agent.process.kill()  # SIGKILL, mid-segment
+    rig.broker.thaw()
+    third = rig.agent("fault-agent-kill", settings=spool, paced=False, silent=True)
+    third.signal, third.bursts = said.signal, said.bursts
+    accounting = third.settle(rig.reader, "agent SIGKILLed mid-segment (broker frozen), "
+                              "restarted on its directory spool")
+    assert status_value(third.agent, "segments_acked") == len(said.bursts), \
+        "the successor delivered all six, the killed one's included"
+    assert accounting.exact, accounting

@@ -15,6 +15,8 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.segments import new_segment_id, records_of, send_segment
 from devkit.signals import tone
+from devkit.tcp_proxy import TcpProxy
+from ingress_common.client import ClientOptions, Refused, send_utterance
 from tests.conftest import TOPIC
 
 PCM = tone(2.0, 440)
@@ -134,3 +136,26 @@ def test_two_gateways_share_the_receipts(broker: Broker, reader: KafkaReader,
     finally:
         a.stop()
         b.stop()
+
+
+def test_the_python_client_retries_a_lost_reply_into_the_first_receipt(
+        own_gateway: GatewayProcess, reader: KafkaReader) -> None:
+    proxy = TcpProxy(own_gateway.port)
+    try:
+        proxy.cut_on(b'"event":"published"', times=1)
+        device = "eo-client"
+        segment = new_segment_id(device)
+        receipt = send_utterance(f"ws://127.0.0.1:{proxy.port}/ws/audio", PCM, device, segment,
+                                 options=ClientOptions(backoff_s=0.1))
+    finally:
+        proxy.close()
+    assert proxy.pattern_cuts == 1 and receipt.duplicate is True
+    records = records_of(reader, own_gateway.ws_url, device, segment)
+    assert [r.offset for r in records] == [receipt.offset] and records[0].pcm == PCM
+
+
+def test_the_python_client_raises_on_a_refusal_no_retry_can_fix(
+        own_gateway: GatewayProcess) -> None:
+    with pytest.raises(Refused) as refused:
+        send_utterance(own_gateway.ws_url, b"\0", "eo-client", new_segment_id("eo-client"))
+    assert refused.value.error is not None and refused.value.error.code == "misaligned_pcm"

@@ -14,6 +14,7 @@ import requests
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
+from devkit.waiting import wait_for
 from devkit.ws_client import RawWebSocket, StreamResult, stream_utterance
 from tests.conftest import TOPIC, tone_pcm
 
@@ -199,13 +200,20 @@ def dribble_headers(port: int, stop_after_s: float) -> tuple[bool, float]:
     return False, time.monotonic() - began
 
 
+def health_answers(gateway: GatewayProcess) -> bool:
+    try:
+        return requests.get(f"{gateway.http_url}/healthz", timeout=0.3).ok
+    except requests.RequestException:
+        return False
+
+
 def test_header_slowloris_cannot_starve_the_gateway(strict: GatewayProcess) -> None:
     """More dribbling clients than worker threads: each is cut after the header deadline, and
     a real device is served meanwhile."""
     attackers = THREADS + 6
     with ThreadPoolExecutor(attackers) as pool:
         futures = [pool.submit(dribble_headers, strict.port, 30.0) for _ in range(attackers)]
-        time.sleep(0.5)  # every thread is now taken by an attacker
+        wait_for(lambda: not health_answers(strict), 10, "every worker thread taken")
         began = time.monotonic()
         result = stream_utterance(strict.ws_url, [tone_pcm(0.2)], headers=GOOD, timeout_s=20)
         served_after = time.monotonic() - began

@@ -6,8 +6,9 @@ import time
 
 from device_agent.backoff import Backoff
 from device_agent.capture import check_format
-from device_agent.capture_loop import Captured, CaptureLoop, Gap, Item
-from device_agent.fake_sources import ScriptedSource
+from device_agent.capture_loop import Captured, CaptureLoop, Item
+from device_agent.fake_sources import ScriptedSource, tone_pcm
+from device_agent.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted, Stamp
 from device_agent.source import SourceError
 from device_agent.stats import AgentStats
 
@@ -86,5 +87,11 @@ def test_a_pcm_opened_with_other_settings_is_refused() -> None:
     check_format({"rate": 16000, "channels": 1, "format_name": "S16_LE"}, "plughw:1")
 
 
-def test_gap_item_type_is_exported() -> None:
-    assert Gap() == Gap()
+def test_a_gap_ends_the_open_segment_and_drops_nothing_it_held() -> None:
+    segmenter = Segmenter(SegmenterConfig(start_s=0.02, preroll_s=0.0))
+    stamp = Stamp(0, 0)
+    started = segmenter.push(tone_pcm(0.5), stamp)
+    assert any(isinstance(e, SegmentStarted) for e in started)
+    ended = segmenter.gap()
+    assert [e.reason for e in ended if isinstance(e, SegmentEnded)] == ["gap"]
+    assert segmenter.gap() == [], "nothing open after the gap"
