@@ -55,11 +55,24 @@ class Segment:
     pcm: bytearray = field(default_factory=bytearray)
     complete: bool = False
     attempts: int = 0
+    added_at: float = 0.0
+    """The spool's monotonic clock when it was added (a replayed segment: when replayed).
+    Its age counts from here."""
+    file_name: str = ""
+    """Directory spool: its file, named by a spool sequence number that only grows."""
+    stored_bytes: int = 0
+    """PCM bytes in its spool file; the directory spool keeps only the oldest segment's
+    PCM in memory, and `pcm` is empty for the others until they are the oldest."""
     last_failure: str = ""
     same_failures: int = 0
     """How many times in a row delivery failed with `last_failure`."""
     in_spool: bool = False
     """Kept by the spool: False before it is added and once delivered or dropped."""
+
+    @property
+    def nbytes(self) -> int:
+        """Its PCM bytes, in memory or on disk."""
+        return len(self.pcm) or self.stored_bytes
 
 
 @dataclass
@@ -75,10 +88,12 @@ class SpoolCounters:
 class MemorySpool:
     """The spool in memory only: survives outages, not restarts."""
 
-    def __init__(self, limits: SpoolLimits, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, limits: SpoolLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.counters = SpoolCounters()
-        self._wall = wall_clock
+        self._clock = clock
+        """Monotonic: a wall clock that jumps (NTP on a Pi without an RTC) must not make
+        every segment look ancient, or reorder them."""
         self._segments: list[Segment] = []
         self._bytes = 0
         """Sum of len(pcm) over _segments, kept as they change (append runs per chunk)."""
@@ -120,6 +135,8 @@ class MemorySpool:
             if not self._segments:
                 self._changed.wait(timeout_s)
                 self._expire()
+            while self._segments and not self._load_pcm(self._segments[0]):
+                self._discard(self._segments[0])  # unreadable: moved aside and logged
             return self._segments[0] if self._segments else None
 
     def wait_for_more(self, segment: Segment, have: int, timeout_s: float) -> None:
@@ -146,7 +163,7 @@ class MemorySpool:
             if segment.in_spool:
                 self._segments.remove(segment)
                 segment.in_spool = False
-                self._bytes -= len(segment.pcm)
+                self._bytes -= segment.nbytes
                 self._set_aside(segment)
             self.counters.quarantined += 1
             self._changed.notify_all()
@@ -163,12 +180,14 @@ class MemorySpool:
     def _add(self, segment: Segment) -> None:
         self._segments.append(segment)
         segment.in_spool = True
-        self._bytes += len(segment.pcm)
+        segment.added_at = self._clock()
+        self._assign_place(segment)
+        self._bytes += segment.nbytes
 
     def _discard(self, segment: Segment) -> None:
         self._segments.remove(segment)
         segment.in_spool = False
-        self._bytes -= len(segment.pcm)
+        self._bytes -= segment.nbytes
         self._unpersist(segment)
 
     # -- bounds -----------------------------------------------------------
@@ -189,8 +208,8 @@ class MemorySpool:
         return True
 
     def _expire(self) -> None:
-        cutoff = self._wall() - self.limits.max_age_s
-        for segment in [s for s in self._segments if s.complete and s.meta.created_wall_s < cutoff]:
+        cutoff = self._clock() - self.limits.max_age_s
+        for segment in [s for s in self._segments if s.complete and s.added_at < cutoff]:
             self._discard(segment)
             self.counters.dropped_age += 1
             _LOGGER.warning("segment older than the spool's max age dropped",
@@ -205,23 +224,41 @@ class MemorySpool:
     def _set_aside(self, segment: Segment) -> None:
         """Memory spool: a quarantined segment is dropped (its id is logged)."""
 
+    def _load_pcm(self, segment: Segment) -> bool:
+        """Memory spool: the PCM is always in memory."""
+        return True
+
+    def _assign_place(self, segment: Segment) -> None:
+        """Memory spool: the list's order is the order."""
+
 
 class DirectorySpool(MemorySpool):
-    """One file per completed segment: a JSON header line, then raw PCM16 LE 16 kHz mono."""
+    """One file per completed segment: a JSON header line, then raw PCM16 LE 16 kHz mono.
+    Only the oldest segment's PCM (the one being delivered) and the one being captured are
+    held in memory; the rest are read back from disk when their turn comes, so a spool
+    bounded at 1 GiB fits the unit's MemoryMax."""
 
     def __init__(self, directory: Path, limits: SpoolLimits,
-                 wall_clock: Callable[[], float] = time.time) -> None:
-        super().__init__(limits, wall_clock)
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(limits, clock)
         self.directory = directory
+        self._next_place = 1
         directory.mkdir(parents=True, exist_ok=True)
         for segment in self._load():
             self._add(segment)
 
+    def _assign_place(self, segment: Segment) -> None:
+        """Names sort by a sequence number that only grows (never by the wall clock, which
+        may jump); the segment id keeps them unique."""
+        if not segment.file_name:
+            safe_id = "".join(c if c.isalnum() or c in "-_." else "_"
+                              for c in segment.meta.segment_id)
+            segment.file_name = f"{self._next_place:015d}-{safe_id}{SUFFIX}"
+        place = segment.file_name.split("-", 1)[0]
+        self._next_place = max(self._next_place, int(place) + 1 if place.isdigit() else 0)
+
     def _path(self, segment: Segment) -> Path:
-        """Names sort by creation time; the segment id keeps them unique across restarts."""
-        created_ms = int(segment.meta.created_wall_s * 1000)
-        safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in segment.meta.segment_id)
-        return self.directory / f"{created_ms:015d}-{safe_id}{SUFFIX}"
+        return self.directory / segment.file_name
 
     def _persist(self, segment: Segment) -> None:
         """Write the segment's file. A full disk or an I/O error does not stop capture: the
@@ -237,6 +274,9 @@ class DirectorySpool(MemorySpool):
                 os.fsync(out.fileno())
             os.replace(tmp, final)
             _fsync_directory(self.directory)
+            segment.stored_bytes = len(segment.pcm)
+            if self._segments and segment is not self._segments[0]:
+                segment.pcm = bytearray()  # on disk now; read back when it is the oldest
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             self.counters.write_failures += 1
@@ -246,6 +286,22 @@ class DirectorySpool(MemorySpool):
 
     def _unpersist(self, segment: Segment) -> None:
         self._path(segment).unlink(missing_ok=True)
+
+    def _load_pcm(self, segment: Segment) -> bool:
+        if segment.pcm or not segment.stored_bytes:
+            return True
+        path = self._path(segment)
+        try:
+            _, _, pcm = path.read_bytes().partition(b"\n")
+        except OSError as exc:
+            _LOGGER.error("spool file %s unreadable: %s", path.name, exc)
+            return False
+        if len(pcm) != segment.stored_bytes:
+            _LOGGER.error("spool file %s truncated; moved aside", path.name)
+            path.rename(path.with_suffix(".corrupt"))
+            return False
+        segment.pcm = bytearray(pcm)
+        return True
 
     def _set_aside(self, segment: Segment) -> None:
         """Into quarantine/, which keeps the newest MAX_QUARANTINED files."""
@@ -263,14 +319,16 @@ class DirectorySpool(MemorySpool):
         segments = []
         for path in sorted(self.directory.glob(f"*{SUFFIX}")):
             try:
-                header, _, pcm = path.read_bytes().partition(b"\n")
+                with path.open("rb") as spooled:
+                    header = spooled.readline()
+                    size = path.stat().st_size - len(header)
                 meta = SegmentMeta(**json.loads(header))
             except (OSError, ValueError, TypeError) as exc:
                 _LOGGER.error("unreadable spool file %s moved aside: %s", path.name, exc)
                 path.rename(path.with_suffix(".corrupt"))
                 continue
-            segments.append(Segment(meta, bytearray(pcm), complete=True))
-        segments.sort(key=lambda s: (s.meta.created_wall_s, s.meta.seq))
+            segments.append(Segment(meta, bytearray(), complete=True, stored_bytes=size,
+                                    file_name=path.name))
         if segments:
             _LOGGER.info("replaying %d spooled segments", len(segments))
         return segments

@@ -30,3 +30,13 @@ def test_registry_encoding_is_confluent_wire_format() -> None:
     schema_id = int.from_bytes(data[1:5], "big")
     assert schema_id >= 1
     assert deserialize_schemaless(data[5:]).correlation_id == "c1"
+
+
+def test_the_schema_takes_the_speech_lib_namespace() -> None:
+    """A registry that holds the ASR consumer's schema (speech-lib) must accept ours."""
+    import json
+
+    from edge_gateway.events import SCHEMA_TEXT
+
+    schema = json.loads(SCHEMA_TEXT)
+    assert (schema["namespace"], schema["name"]) == ("ai.speech.shared.events", "AudioInputEvent")

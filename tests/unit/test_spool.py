@@ -65,9 +65,11 @@ def test_growing_open_segment_makes_room_by_dropping_older_ones() -> None:
 
 
 def test_segments_older_than_max_age_are_dropped() -> None:
-    now = [5000.0]
-    spool = MemorySpool(SpoolLimits(max_age_s=100), wall_clock=lambda: now[0])
-    fill_at(spool, range(1, 3), created=1000.0)  # created at 1001, 1002
+    now = [1001.0]
+    spool = MemorySpool(SpoolLimits(max_age_s=100), clock=lambda: now[0])
+    fill_at(spool, range(1, 2), created=0.0)  # added at 1001
+    now[0] = 1002.0
+    fill_at(spool, range(2, 3), created=0.0)  # added at 1002
     now[0] = 1050.0
     assert spool.depth == 2 and spool.oldest(0) is not None
     now[0] = 1101.5
@@ -115,3 +117,33 @@ def test_a_single_segment_is_never_dropped_for_its_own_size(policy: str) -> None
     assert live is not None
     spool.append(live, b"x" * 100)
     assert spool.contains(live)
+
+
+def test_directory_spool_keeps_only_the_oldest_segments_pcm_in_memory(tmp_path: Path) -> None:
+    spool = DirectorySpool(tmp_path, SpoolLimits())
+    fill(spool, range(1, 5), size=1000)
+    in_memory = [len(s.pcm) for s in spool._segments]
+    assert in_memory == [1000, 0, 0, 0] and spool.total_bytes == 4000
+    replayed = DirectorySpool(tmp_path, SpoolLimits())
+    assert [len(s.pcm) for s in replayed._segments] == [0, 0, 0, 0]
+    assert replayed.total_bytes == 4000
+    delivered = []
+    while (segment := replayed.oldest(0)) is not None:
+        delivered.append(bytes(segment.pcm))
+        replayed.remove(segment)
+    assert delivered == [bytes([seq]) * 1000 for seq in range(1, 5)]
+    assert replayed.total_bytes == 0
+
+
+def test_a_wall_clock_jump_neither_expires_nor_reorders(tmp_path: Path) -> None:
+    """A Pi without an RTC boots in the past, then NTP jumps it forward a year."""
+    spool = DirectorySpool(tmp_path, SpoolLimits(max_age_s=3600))
+    fill_at(spool, range(1, 3), created=1_000_000.0)  # before the jump
+    fill_at(spool, range(3, 5), created=1_000.0)  # after a jump backwards
+    assert spool.counters.dropped_age == 0 and spool.depth == 4
+    reopened = DirectorySpool(tmp_path, SpoolLimits(max_age_s=3600))
+    order = []
+    while (segment := reopened.oldest(0)) is not None:
+        order.append(segment.meta.seq)
+        reopened.remove(segment)
+    assert order == [1, 2, 3, 4]
