@@ -123,6 +123,9 @@ class KafkaPublisher:
         self._replace_reason = ""
         self._stopping = threading.Event()
         self._partitions: dict[str, int] = {}
+        self._too_large = 0
+        """The smallest event the topic refused as too large (0: none since the last
+        success at that size); /readyz says so."""
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-poller", daemon=True)
         self._poller.start()
 
@@ -141,6 +144,8 @@ class KafkaPublisher:
             raise PublishUnconfirmed("the gateway's Kafka queue is full; retry later") from None
         except KafkaException as exc:
             err = exc.args[0]
+            if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                self._too_large = min(self._too_large or len(value), len(value))
             raise PublishFailed(f"Kafka refused the event: {err.name()}") from None
         if not pending.done.wait(self.publish_timeout_s):
             if on_late is not None:
@@ -153,8 +158,12 @@ class KafkaPublisher:
                 self._request_replacement(pending.error.name(), pending.generation)
                 raise PublishFailed(f"Kafka refused this producer ({pending.error.name()}); "
                                     "the gateway is replacing it: retry")
+            if pending.error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                self._too_large = min(self._too_large or len(value), len(value))
             raise _refusal_for(pending.error)
         assert pending.delivery is not None
+        if self._too_large and len(value) >= self._too_large:
+            self._too_large = 0  # the topic takes events this large again
         return pending.delivery
 
     def check_ready(self, timeout_s: float, topic_name: str | None = None) -> str | None:
@@ -168,6 +177,9 @@ class KafkaPublisher:
         if topic is None or topic.error is not None or not topic.partitions:
             return f"topic {name} does not exist"
         self._partitions[name] = len(topic.partitions)
+        if self._too_large and name == self.topic:
+            return (f"topic {name} rejected an event of {self._too_large} bytes "
+                    "(MSG_SIZE_TOO_LARGE): raise its max.message.bytes")
         return None
 
     def partition_of(self, key: str) -> int:
