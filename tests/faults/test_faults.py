@@ -22,7 +22,7 @@ from devkit.fault_rig import (
     wait_for,
 )
 from devkit.gateway_process import GatewayProcess
-from devkit.kafka_reader import KafkaReader
+from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.faults
@@ -147,11 +147,22 @@ def test_silent_drop_is_detected_and_nothing_is_held_back(rig: Rig) -> None:
         accounting = said.settle(rig.reader, "silent drop (no RST) mid-stream, 4 s")
     finally:
         proxy.close()
+    worst_s = max(landed_after_speech_s(e) for e in events_of(rig.reader, said.device_id, 6, 5))
     record_accounting(f"silent drop: noticed {detected_s:.1f} s after it began "
-                      f"(status written every 1 s)\n")
+                      f"(status written every 1 s); the latest utterance landed "
+                      f"{worst_s:.1f} s after it was spoken\n")
+    assert worst_s <= 15.0, "an utterance caught in the drop lands within 15 s of being spoken"
     assert dead >= 1, "a live stream was on the path"
     assert detected_s <= 4.0 + 2 * 2.0 + 1.5, "noticed within the documented bound"
     assert accounting.exact, accounting
+
+
+def landed_after_speech_s(event: ReadEvent) -> float:
+    """From the end of the utterance (device clock) to the event's creation at the gateway
+    (same machine, same clock)."""
+    spoken_end_ms = int(event.headers["captured_at_ms"]) + len(event.pcm) * 1000 // 32000
+    assert event.event.timestamp is not None
+    return event.event.timestamp.timestamp() - spoken_end_ms / 1000
 
 
 def test_cut_after_done_before_published_reaches_the_agent(rig: Rig) -> None:
