@@ -30,6 +30,7 @@ import threading
 from typing import Any
 
 import simple_websocket
+from wsproto.utilities import ProtocolError
 
 _DEFAULT_TIMEOUT_LOCK = threading.Lock()
 
@@ -52,6 +53,16 @@ class Client(simple_websocket.Client):
                 self.sock.close()
 
     @classmethod
+    def connect_checked(cls, url: str, **kwargs: Any) -> Client:
+        """`connect()`, with a peer that closes during the handshake (a gateway killed at
+        that moment) raised as ConnectionError like any refused handshake, not as wsproto's
+        RemoteProtocolError."""
+        try:
+            return cls.connect(url, **kwargs)
+        except ProtocolError as exc:
+            raise simple_websocket.ConnectionError(f"handshake failed: {exc}") from None
+
+    @classmethod
     def connect_with_timeout(cls, url: str, timeout_s: float, io_timeout_s: float | None = None,
                              **kwargs: Any) -> Client:
         """`connect()`, giving up on the TCP connect and the handshake after `timeout_s`.
@@ -60,7 +71,7 @@ class Client(simple_websocket.Client):
             previous = socket.getdefaulttimeout()
             socket.setdefaulttimeout(timeout_s)
             try:
-                ws = cls.connect(url, **kwargs)
+                ws = cls.connect_checked(url, **kwargs)
             finally:
                 socket.setdefaulttimeout(previous)
         ws.sock.settimeout(io_timeout_s)

@@ -116,3 +116,23 @@ def test_close_after_the_reader_thread_closed_the_socket(client_class: type) -> 
         ws.close()  # a close of a closed connection is not a failure
         assert not ws.connected
     server.join(5)
+
+
+def test_a_server_that_closes_during_the_handshake_is_a_connection_error() -> None:
+    """A gateway killed mid-handshake: found by bench/random_faults.py, where wsproto's
+    RemoteProtocolError reached the delivery thread's supervisor."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        with pytest.raises(simple_websocket.ConnectionError):
+            Client.connect_with_timeout(f"ws://127.0.0.1:{listener.getsockname()[1]}/", 2.0)
+    finally:
+        server.join(5)
+        listener.close()
