@@ -22,6 +22,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.procstat import Watch
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
+from ingress_common.protocol import BYTES_PER_SECOND
 
 TOPIC = DEFAULT_TOPIC
 SAMPLE_EVERY_S = 0.5
@@ -64,7 +65,7 @@ def main() -> int:
         if gateway is not None:
             gateway.stop()
         broker.stop()
-    audio_s = len(signal) / 32000
+    audio_s = len(signal) / BYTES_PER_SECOND
     print(f"agent footprint: {args.runs} runs of {audio_s:.0f} s of audio in real time "
           f"({count} utterances each), capture period {args.period_ms} ms\n")
     print("| figure | median | runs |\n|---|---|---|")

@@ -14,6 +14,7 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import run_clients
 from devkit.procstat import Watch
+from ingress_common.protocol import BYTES_PER_SECOND
 
 
 def main() -> int:
@@ -27,7 +28,7 @@ def main() -> int:
             with Watch(gateway.worker_pids()) as watch:
                 results = run_clients(gateway.ws_url, 10, 6.0, frame_s, True,
                                       f"frames-{uuid.uuid4().hex[:6]}", stagger_s=0.6)
-            audio_min = sum(s.audio_bytes for s in results if s.published) / 32000 / 60
+            audio_min = sum(s.audio_bytes for s in results if s.published) / BYTES_PER_SECOND / 60
             print(f"| {frame_s * 1000:.0f} ms | {60 / frame_s:.0f} | {watch.cpu_s / audio_min:.3f} |")
     finally:
         gateway.stop()

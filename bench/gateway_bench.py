@@ -31,6 +31,7 @@ from devkit.ws_client import RawWebSocket
 from edge_gateway.audio import pcm_to_wav
 from edge_gateway.events import AudioInputEvent, serialize_schemaless
 from edge_gateway.settings import DEFAULT_TOPIC
+from ingress_common.protocol import SAMPLE_RATE_HZ
 
 TOPIC = DEFAULT_TOPIC
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -170,7 +171,7 @@ def floor(bootstrap: str, pcm_bytes: int, count: int) -> Figures:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "message.max.bytes": 4 * 1024 * 1024, "linger.ms": 1})
     pcm = bytes(pcm_bytes)
-    value = serialize_schemaless(AudioInputEvent.create(str(uuid.uuid4()), pcm_to_wav(pcm), 16000,
+    value = serialize_schemaless(AudioInputEvent.create(str(uuid.uuid4()), pcm_to_wav(pcm), SAMPLE_RATE_HZ,
                                                         "floor", None))
     producer.produce(TOPIC, value=value, key="warm-up")
     producer.flush(10)

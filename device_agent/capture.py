@@ -12,8 +12,9 @@ import select
 from typing import Any
 
 from device_agent.source import Chunk, SourceError, SourceStalled
+from ingress_common.protocol import SAMPLE_RATE_HZ
 
-RATE_HZ = 16000
+RATE_HZ = SAMPLE_RATE_HZ
 CHANNELS = 1
 FORMAT_NAME = "S16_LE"
 PERIODS = 4

@@ -18,10 +18,10 @@ from device_agent.backoff import Backoff
 from device_agent.segmenter import Stamp
 from device_agent.source import AudioSource, EndOfSource, SourceError
 from device_agent.stats import AgentStats
+from ingress_common.protocol import BYTES_PER_SECOND
 
 _LOGGER = logging.getLogger(__name__)
 STALL_TIMEOUT_S = 2.0
-BYTES_PER_SECOND = 32000
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
+from ingress_common.protocol import BYTES_PER_SECOND, SAMPLE_RATE_HZ
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,14 +129,14 @@ def _record(settings: Any, seconds: float, out: Path) -> int:
     pcm = bytearray()
     deadline = time.monotonic() + seconds + 5
     try:
-        while len(pcm) < int(seconds * 16000) * 2 and time.monotonic() < deadline:
+        while len(pcm) < int(seconds * BYTES_PER_SECOND) and time.monotonic() < deadline:
             pcm += source.read(2.0).pcm
     finally:
         source.close()
     with wave.open(str(out), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(bytes(pcm[: int(seconds * 16000) * 2]))
+        wav.setframerate(SAMPLE_RATE_HZ)
+        wav.writeframes(bytes(pcm[: int(seconds * BYTES_PER_SECOND) // 2 * 2]))
     print(f"wrote {len(pcm) // 32} ms to {out}")
     return 0

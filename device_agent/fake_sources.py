@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from device_agent.source import Chunk, EndOfSource, SourceError, SourceStalled
+from ingress_common.protocol import SAMPLE_RATE_HZ
 
-RATE_HZ = 16000
+RATE_HZ = SAMPLE_RATE_HZ
 
 
 class PcmSource:
@@ -56,7 +57,7 @@ def wav_file_pcm(path: Path) -> bytes:
     with wave.open(str(path), "rb") as wav:
         if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (RATE_HZ, 1, 2):
             raise SourceError(f"{path} must be 16 kHz mono 16-bit; convert it with: "
-                              f"sox {path} -r 16000 -c 1 -b 16 out.wav")
+                              f"sox {path} -r {RATE_HZ} -c 1 -b 16 out.wav")
         return wav.readframes(wav.getnframes())
 
 

@@ -15,6 +15,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
+from ingress_common.protocol import BYTES_PER_SECOND
 
 TOPIC = DEFAULT_TOPIC
 DEVICE_ID = "demo-pi"
@@ -41,7 +42,7 @@ def main() -> int:
         print(f"gateway ready at {gateway.ws_url}")
         signal, bursts = utterances_with_pauses(UTTERANCES, speech_s=1.5, pause_s=1.0, seed=3)
         mic = write_wav(workdir / "fake-mic.wav", signal)
-        print(f"device agent listening to a fake microphone: {len(signal) / 32000:.1f} s, "
+        print(f"device agent listening to a fake microphone: {len(signal) / BYTES_PER_SECOND:.1f} s, "
               f"{UTTERANCES} utterances with pauses (played in real time)")
         agent = AgentProcess(workdir, gateway.ws_url, f"wav-paced:{mic}", DEVICE_ID).start()
         code = agent.wait(60)

@@ -17,8 +17,9 @@ import simple_websocket
 from devkit.kafka_reader import KafkaReader
 from devkit.signals import tone
 from devkit.ws_client import StreamResult, frames_of, stream_utterance
+from ingress_common.protocol import BYTES_PER_SECOND
 
-BYTES_PER_S = 32000
+BYTES_PER_S = BYTES_PER_SECOND
 
 
 @dataclass

@@ -8,8 +8,9 @@ import struct
 
 from device_agent.fake_sources import silence_pcm as silence
 from device_agent.fake_sources import tone_pcm as tone
+from ingress_common.protocol import SAMPLE_RATE_HZ
 
-RATE = 16000
+RATE = SAMPLE_RATE_HZ
 __all__ = ["tone", "silence", "speech_like_pcm", "room_noise", "utterances_with_pauses",
            "dominant_frequency"]
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from devkit.signals import room_noise
+from ingress_common.protocol import SAMPLE_RATE_HZ
 
 
 def spoken_pcm(text: str, voice: str = "en-us", words_per_minute: int = 160) -> bytes:
@@ -19,7 +20,7 @@ def spoken_pcm(text: str, voice: str = "en-us", words_per_minute: int = 160) -> 
         wav = Path(tmp) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text],
                        check=True, capture_output=True, timeout=30)
-        raw = subprocess.run(["sox", str(wav), "-r", "16000", "-c", "1", "-b", "16",
+        raw = subprocess.run(["sox", str(wav), "-r", str(SAMPLE_RATE_HZ), "-c", "1", "-b", "16",
                               "-e", "signed-integer", "-t", "raw", "-"],
                              check=True, capture_output=True, timeout=30).stdout
     return raw
