@@ -15,7 +15,7 @@ from typing import Any
 
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
-from ingress_common.protocol import BYTES_PER_SECOND, SAMPLE_RATE_HZ
+from ingress_common.protocol import BYTES_PER_SECOND, SAMPLE_RATE_HZ, encode
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,7 +110,7 @@ def _send(settings: Any, path: Path) -> int:
     settings = replace(settings, source=f"wav:{path}", status_interval_s=3600.0)
     factory, _ = source_factory(settings.source, settings.period_ms)
     agent = Agent(settings, factory, finite_source=True)
-    agent.delivery.on_delivered = lambda reply: print(json.dumps(reply), flush=True)
+    agent.delivery.on_delivered = lambda reply: print(encode(reply) if reply else "{}", flush=True)
     agent.run(_stop_on_signals(), until_drained=True)
     stats = agent.stats.snapshot()
     print(json.dumps({"segments_acked": stats["segments_acked"],

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from device_agent.backoff import Backoff
 from device_agent.spool import MemorySpool, Segment
 from device_agent.stats import AgentStats
 from device_agent.uplink import Outcome, Uplink
-from ingress_common.protocol import encode
+from ingress_common.protocol import Error, Published
 
 _LOGGER = logging.getLogger(__name__)
 IDLE_WAIT_S = 0.5
@@ -32,7 +30,7 @@ class Delivery(threading.Thread):
         self._halt = stop
         self._backoff = backoff or Backoff(base_s=1.0, cap_s=30.0)
         self._max_rejections = max_rejections
-        self.on_delivered: Callable[[dict[str, Any]], None] = lambda _reply: None
+        self.on_delivered: Callable[[Published | Error | None], None] = lambda _reply: None
 
     def run(self) -> None:
         """The supervisor loop: an unexpected exception is logged with its traceback and
@@ -75,7 +73,7 @@ class Delivery(threading.Thread):
             _LOGGER.info("segment delivered", extra={
                 **log, "partition": getattr(reply, "partition", None),
                 "offset": getattr(reply, "offset", None)})
-            self.on_delivered(json.loads(encode(reply)) if reply is not None else {})
+            self.on_delivered(reply)
             return
         if self._poisoned(segment, outcome):
             self._spool.quarantine(segment)

@@ -32,6 +32,7 @@ class Pipeline(threading.Thread):
         self._halt = stop
         self._open: Segment | None = None
         self._announced_max_bytes: int | None = None
+        self._fitted_max_bytes: int | None = None
         self.source_ended = threading.Event()
 
     def fit_segments(self, connected: Connected) -> None:
@@ -59,8 +60,10 @@ class Pipeline(threading.Thread):
 
     def _handle(self, item: Item) -> bool:
         """Feed one item to the segmenter and the spool; True once the source has ended."""
-        if self._announced_max_bytes is not None:
-            self._segmenter.fit_within(self._announced_max_bytes)
+        announced = self._announced_max_bytes
+        if announced is not None and announced != self._fitted_max_bytes:
+            self._segmenter.fit_within(announced)  # once per change, not per chunk
+            self._fitted_max_bytes = announced
         if isinstance(item, Captured):
             self._apply(self._segmenter.push(item.pcm, item.stamp))
         elif isinstance(item, Gap):
