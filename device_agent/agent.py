@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -33,19 +34,14 @@ FRAMES_FRESH_S = 2.0
 the kicks, and systemd restarts the agent after WatchdogSec."""
 
 
-def boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
-    except OSError:
-        return "noboot"
-
-
 def segment_ids(device_id: str) -> Callable[[], tuple[str, int]]:
-    """device:boot:run:seq. The run part (start time, base 36) keeps ids unique when the
-    agent restarts within one boot while older segments still wait in the spool."""
-    run = _base36(time.time_ns() // 1_000_000)
+    """device:run:seq. The run part is 50 random bits in base 36, drawn at start-up: ids stay
+    unique when the agent restarts while older segments wait in the spool, and when a box
+    without a real-time clock boots with the same wall time as before. (There is no boot id:
+    the shipped unit's ProcSubset=pid hides /proc/sys, so it could only be a placeholder.)"""
+    run = _base36(secrets.randbits(50))
     counter = itertools.count(1)
-    prefix = f"{device_id}:{boot_id()}:{run}"
+    prefix = f"{device_id}:{run}"
 
     def next_id() -> tuple[str, int]:
         seq = next(counter)

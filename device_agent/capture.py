@@ -1,82 +1,177 @@
 """ALSA capture through pyalsaaudio. The only module that imports alsaaudio.
 
-Opens the device by name (e.g. "default", "plughw:CARD=Device,DEV=0") in PCM_NORMAL mode
-for 16 kHz mono S16_LE, then checks what ALSA actually set up: pyalsaaudio accepts a
-device that silently runs at other settings, and such audio must be refused, not sent.
+Opening a device: resolve its stable name (devices.py), ask libasound which rates, channel
+counts and sample formats it offers, pick one (format_choice.py), open it at exactly that,
+check what ALSA really set up, and convert every period to the wire format (conversion.py).
+A `plughw:` device offers everything, so it is opened at 16 kHz mono S16_LE as before.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import select
+import time
 from typing import Any
 
+from device_agent.audio_format import PcmFormat
+from device_agent.channels import ChannelPolicy
+from device_agent.conversion import Converter
+from device_agent.devices import DeviceNotFound, list_cards, resolve
+from device_agent.format_choice import (
+    WANTED_RATE_HZ,
+    Capabilities,
+    NoUsableFormat,
+    accept,
+    sample_format_for,
+    wanted_channels,
+)
 from device_agent.source import Chunk, SourceError, SourceStalled
-from ingress_common.protocol import SAMPLE_RATE_HZ
 
-RATE_HZ = SAMPLE_RATE_HZ
-CHANNELS = 1
-FORMAT_NAME = "S16_LE"
+_LOGGER = logging.getLogger(__name__)
 PERIODS = 4
 
 
-def check_format(info: dict[str, Any], device: str) -> None:
-    """Raise SourceError when the opened PCM is not 16 kHz mono S16_LE."""
+def check_format(info: dict[str, Any], device: str, wanted: PcmFormat) -> None:
+    """Raise SourceError when the opened PCM is not at the format asked for: pyalsaaudio
+    accepts a device that silently runs at other settings, and such audio must not be sent."""
     problems = []
-    if info.get("rate") != RATE_HZ:
-        problems.append(f"rate {info.get('rate')} Hz instead of {RATE_HZ}")
-    if info.get("channels") != CHANNELS:
-        problems.append(f"{info.get('channels')} channels instead of {CHANNELS}")
-    if info.get("format_name") != FORMAT_NAME:
-        problems.append(f"format {info.get('format_name')} instead of {FORMAT_NAME}")
+    if info.get("rate") != wanted.rate_hz:
+        problems.append(f"rate {info.get('rate')} Hz instead of {wanted.rate_hz}")
+    if info.get("channels") != wanted.channels:
+        problems.append(f"{info.get('channels')} channels instead of {wanted.channels}")
+    if info.get("format_name") != wanted.sample_format:
+        problems.append(f"format {info.get('format_name')} instead of {wanted.sample_format}")
     if problems:
-        raise SourceError(
-            f"ALSA device {device!r} opened with {', '.join(problems)}; use a plughw: device "
-            "(e.g. plughw:CARD=<name>,DEV=0) so ALSA converts to 16 kHz mono S16_LE")
+        raise SourceError(f"ALSA device {device!r} opened with {', '.join(problems)}")
+
+
+def _pcm(pcm_name: str, **params: Any) -> Any:
+    import alsaaudio
+
+    return alsaaudio.PCM(alsaaudio.PCM_CAPTURE, alsaaudio.PCM_NONBLOCK, device=pcm_name, **params)
+
+
+def _format_code(name: str) -> int:
+    import alsaaudio
+
+    return int(getattr(alsaaudio, f"PCM_FORMAT_{name}"))
+
+
+def _actual(pcm: Any) -> tuple[int, int, str]:
+    info = pcm.info()
+    return int(info["rate"]), int(info["channels"]), str(info["format_name"])
+
+
+def negotiate(pcm_name: str, policy: ChannelPolicy) -> PcmFormat:
+    """Ask for 16 kHz and the fewest usable channels; accept what libasound sets up
+    (format_choice.py). pyalsaaudio's getrates()/getchannels() are not used: they never
+    return on devices with unbounded ranges, such as ALSA's `null`."""
+    import alsaaudio
+
+    try:
+        probe = _pcm(pcm_name)
+        try:
+            asked = sample_format_for(probe.getformats())
+        finally:
+            probe.close()
+        trial = _pcm(pcm_name, rate=WANTED_RATE_HZ, channels=wanted_channels(policy),
+                     format=_format_code(asked))
+        try:
+            return accept(*_actual(trial), asked, policy)
+        finally:
+            trial.close()
+    except alsaaudio.ALSAAudioError as exc:
+        raise SourceError(f"cannot open ALSA device {pcm_name!r}: {exc}") from None
+
+
+def capabilities(pcm_name: str) -> Capabilities:
+    """Rate bounds, channel bounds (nearest to 1 and to 64) and formats, for list-devices."""
+    import alsaaudio
+
+    try:
+        pcm = _pcm(pcm_name)
+        try:
+            rates, formats = pcm.getratebounds(), tuple(pcm.getformats())
+        finally:
+            pcm.close()
+        channels = []
+        for asked in (1, 64):
+            trial = _pcm(pcm_name, channels=asked)
+            channels.append(_actual(trial)[1])
+            trial.close()
+    except alsaaudio.ALSAAudioError as exc:
+        raise SourceError(f"cannot open ALSA device {pcm_name!r}: {exc}") from None
+    return Capabilities((int(rates[0]), int(rates[1])), (channels[0], channels[1]), formats)
 
 
 class AlsaSource:
-    def __init__(self, device: str = "default", period_ms: int = 20) -> None:
+    def __init__(self, device: str = "default", period_ms: int = 20,
+                 channel: ChannelPolicy | None = None) -> None:
         self.name = f"alsa:{device}"
         self.device = device
-        self.period_frames = RATE_HZ * period_ms // 1000
+        self.period_ms = period_ms
+        self.channel = channel or ChannelPolicy("auto")
+        self.format: PcmFormat | None = None
+        self._converter: Converter | None = None
         self._pcm: Any = None
         self._poll: select.poll | None = None
+        self._descriptors: list[tuple[int, int]] = []
 
     def open(self) -> None:
         import alsaaudio
 
         try:
-            self._pcm = alsaaudio.PCM(
-                alsaaudio.PCM_CAPTURE, alsaaudio.PCM_NORMAL, device=self.device,
-                channels=CHANNELS, rate=RATE_HZ, format=alsaaudio.PCM_FORMAT_S16_LE,
-                periodsize=self.period_frames, periods=PERIODS)
-            check_format(self._pcm.info(), self.device)
+            pcm_name = resolve(self.device)
+            fmt = negotiate(pcm_name, self.channel)
+        except (DeviceNotFound, NoUsableFormat) as exc:
+            raise SourceError(f"ALSA device {self.device!r}: {exc}") from None
+        try:
+            self._pcm = _pcm(pcm_name, channels=fmt.channels, rate=fmt.rate_hz,
+                             format=_format_code(fmt.sample_format),
+                             periodsize=fmt.rate_hz * self.period_ms // 1000, periods=PERIODS)
+            check_format(self._pcm.info(), self.device, fmt)
         except alsaaudio.ALSAAudioError as exc:
             self.close()
             raise SourceError(f"cannot open ALSA device {self.device!r}: {exc}") from None
         except SourceError:
             self.close()
             raise
+        self.format = fmt
+        self._converter = Converter(fmt, self.channel)
         self._poll = select.poll()
-        for fd, mask in self._pcm.polldescriptors():
+        self._descriptors = self._pcm.polldescriptors()
+        for fd, mask in self._descriptors:
             self._poll.register(fd, mask)
+        _LOGGER.info("capture format", extra={
+            "device": self.device, "pcm": pcm_name, "rate_hz": fmt.rate_hz,
+            "channels": fmt.channels, "sample_format": fmt.sample_format,
+            "conversion": self._converter.describe()})
 
     def read(self, timeout_s: float) -> Chunk:
+        """Non-blocking reads between polls: the first read starts the prepared stream (a
+        poll before it would wait forever), and a dead device costs at most `timeout_s`."""
         import alsaaudio
 
-        assert self._pcm is not None and self._poll is not None
-        if not self._poll.poll(int(timeout_s * 1000)):
-            raise SourceStalled(f"no frames from {self.device!r} for {timeout_s:g} s")
-        try:
-            length, data = self._pcm.read()
-        except alsaaudio.ALSAAudioError as exc:
-            raise SourceError(f"ALSA read failed on {self.device!r}: {exc}") from None
-        if length == -errno.EPIPE:
-            return Chunk(b"", xrun=True)
-        if length < 0:
-            raise SourceError(f"ALSA read on {self.device!r} returned {length}")
-        return Chunk(bytes(data))
+        assert self._pcm is not None and self._poll is not None and self._converter is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                length, data = self._pcm.read()
+            except alsaaudio.ALSAAudioError as exc:
+                raise SourceError(f"ALSA read failed on {self.device!r}: {exc}") from None
+            if length == -errno.EPIPE:
+                return Chunk(b"", xrun=True)
+            if length < 0:
+                raise SourceError(f"ALSA read on {self.device!r} returned {length}")
+            if length > 0:
+                return Chunk(self._converter.convert(data))
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            ready = self._poll.poll(max(0, remaining_ms)) if remaining_ms > 0 else []
+            if not ready:
+                raise SourceStalled(f"no frames from {self.device!r} for {timeout_s:g} s")
+            # Let the driver (or plugin) consume the wake-up, or poll stays ready forever.
+            self._pcm.polldescriptors_revents(self._descriptors)
 
     def close(self) -> None:
         if self._pcm is not None:
@@ -85,9 +180,19 @@ class AlsaSource:
         self._poll = None
 
 
-def list_capture_devices() -> list[str]:
-    """ALSA capture PCM names and the sound cards present."""
+def describe_devices(channel: ChannelPolicy) -> list[dict[str, Any]]:
+    """Each capture device: its stable names, what it offers and what the agent would pick."""
     import alsaaudio
 
-    cards = [f"plughw:CARD={name},DEV=0" for name in alsaaudio.cards()]
-    return [*cards, *alsaaudio.pcms(alsaaudio.PCM_CAPTURE)]
+    rows: list[dict[str, Any]] = []
+    entries = [(card.pcm_name, card.stable_names, card.description) for card in list_cards()]
+    entries += [(name, [name], "") for name in alsaaudio.pcms(alsaaudio.PCM_CAPTURE)
+                if name not in {e[0] for e in entries}]
+    for pcm_name, names, description in entries:
+        row: dict[str, Any] = {"names": names, "pcm": pcm_name, "description": description}
+        try:
+            row.update(offers=str(capabilities(pcm_name)), picks=str(negotiate(pcm_name, channel)))
+        except (SourceError, NoUsableFormat) as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows

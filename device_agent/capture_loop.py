@@ -2,7 +2,8 @@
 
 Chunks go into a bounded queue with put_nowait; when it is full the chunk is dropped,
 counted, and a gap is marked. Device failures and stalls close the source and reopen it
-with backoff (ALSA finds the card again by name).
+with backoff; the device's stable name is resolved again at each open (devices.py), so a
+replugged microphone is found whatever card number it comes back as.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from ingress_common.protocol import BYTES_PER_SECOND
 
 _LOGGER = logging.getLogger(__name__)
 STALL_TIMEOUT_S = 2.0
+REOPEN_BASE_S, REOPEN_CAP_S = 0.25, 1.0
+"""Reopening a vanished device is retried at most 1 s apart (with jitter): trying to open an
+absent card costs nothing, and a replugged microphone is back within about a second."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class CaptureLoop(threading.Thread):
         self._out = out
         self._stats = stats
         self._halt = stop
-        self._backoff = backoff or Backoff(base_s=0.5, cap_s=10.0)
+        self._backoff = backoff or Backoff(base_s=REOPEN_BASE_S, cap_s=REOPEN_CAP_S)
         self._stall_timeout_s = stall_timeout_s
         self._gap_pending = False
         self._block_when_full = block_when_full

@@ -25,12 +25,17 @@ def _parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--until-drained", action="store_true",
                      help="exit once a finite source (wav:) is delivered")
-    commands.add_parser("list-devices", help="ALSA capture devices and cards")
+    devices = commands.add_parser(
+        "list-devices", help="capture devices: stable names, formats offered, the agent's pick")
+    devices.add_argument("--channel", default="auto", help="auto | mix | N (as for run)")
+    devices.add_argument("--json", action="store_true", help="one JSON object per device")
+    devices.add_argument("--all", action="store_true",
+                         help="also the ALSA PCMs that cannot be opened (unconfigured plugins)")
     record = commands.add_parser("record", help="record from the microphone into a WAV file")
     _common(record)
     record.add_argument("--seconds", type=float, required=True)
     record.add_argument("out", type=Path)
-    send = commands.add_parser("send", help="deliver a 16 kHz mono WAV file; print the acks")
+    send = commands.add_parser("send", help="deliver a WAV file (any rate, channels, width); print the acks")
     _common(send)
     send.add_argument("file", type=Path)
     commands.add_parser("settings", help="print the settings as a Markdown table")
@@ -42,6 +47,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateway-url")
     parser.add_argument("--device-id")
     parser.add_argument("--source", help="alsa:DEVICE | wav:PATH | wav-paced:PATH | tone:HZ | silence")
+    parser.add_argument("--channel", help="auto | mix | N: the channel of a multi-channel device")
     parser.add_argument("--spool-dir")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
 
@@ -54,10 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(markdown_table())
         return 0
     if args.command == "list-devices":
-        from device_agent.capture import list_capture_devices
-
-        print("\n".join(list_capture_devices()))
-        return 0
+        return _list_devices(args.channel, args.json, args.all)
     from device_agent.settings import load_settings
 
     try:
@@ -74,8 +77,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
-    flags = {k: getattr(args, k) for k in ("gateway_url", "device_id", "source", "spool_dir")}
+    flags = {k: getattr(args, k)
+             for k in ("gateway_url", "device_id", "source", "spool_dir", "channel")}
     return cli_overrides(flags, args.set, "device-agent")
+
+
+def _list_devices(channel: str, as_json: bool, show_all: bool) -> int:
+    """Cards first (by their stable names), then the PCMs ALSA's configuration names."""
+    from device_agent.capture import describe_devices
+    from device_agent.channels import ChannelPolicy
+
+    rows = describe_devices(ChannelPolicy.parse(channel))
+    for row in rows:
+        if "error" in row and not row["description"] and not show_all:
+            continue
+        if as_json:
+            print(json.dumps(row))
+            continue
+        print(f"{'  '.join(row['names'])}" + (f"  ({row['description']})" if row["description"] else ""))
+        if row["names"] != [row["pcm"]]:
+            print(f"    opens as {row['pcm']}")
+        if "error" in row:
+            print(f"    unusable: {row['error']}")
+        else:
+            print(f"    offers {row['offers']}\n    agent picks {row['picks']}")
+    return 0
 
 
 def _stop_on_signals() -> threading.Event:
@@ -93,7 +119,7 @@ def _run(settings: Any, until_drained: bool) -> int:
     from device_agent.agent import Agent
     from device_agent.sources import source_factory
 
-    factory, finite = source_factory(settings.source, settings.period_ms)
+    factory, finite = source_factory(settings.source, settings.period_ms, settings.channel_policy)
     agent = Agent(settings, factory, finite_source=finite)
     agent.run(_stop_on_signals(), until_drained=until_drained)
     if until_drained and agent.spool.counters.quarantined:
@@ -108,7 +134,7 @@ def _send(settings: Any, path: Path) -> int:
     from device_agent.sources import source_factory
 
     settings = replace(settings, source=f"wav:{path}", status_interval_s=3600.0)
-    factory, _ = source_factory(settings.source, settings.period_ms)
+    factory, _ = source_factory(settings.source, settings.period_ms, settings.channel_policy)
     agent = Agent(settings, factory, finite_source=True)
     agent.delivery.on_delivered = lambda reply: print(encode(reply) if reply else "{}", flush=True)
     agent.run(_stop_on_signals(), until_drained=True)
@@ -123,7 +149,7 @@ def _send(settings: Any, path: Path) -> int:
 def _record(settings: Any, seconds: float, out: Path) -> int:
     from device_agent.sources import source_factory
 
-    factory, _ = source_factory(settings.source, settings.period_ms)
+    factory, _ = source_factory(settings.source, settings.period_ms, settings.channel_policy)
     source = factory()
     source.open()
     pcm = bytearray()

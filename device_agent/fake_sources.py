@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 import struct
 import time
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from device_agent.channels import ChannelPolicy
+from device_agent.conversion import Converter
 from device_agent.source import Chunk, EndOfSource, SourceError, SourceStalled
+from device_agent.wav_files import read_blocks
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE_HZ = SAMPLE_RATE_HZ
@@ -53,16 +55,25 @@ class PcmSource:
         self._started = None
 
 
-def wav_file_pcm(path: Path) -> bytes:
-    with wave.open(str(path), "rb") as wav:
-        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (RATE_HZ, 1, 2):
-            raise SourceError(f"{path} must be 16 kHz mono 16-bit; convert it with: "
-                              f"sox {path} -r {RATE_HZ} -c 1 -b 16 out.wav")
-        return wav.readframes(wav.getnframes())
+def wav_file_pcm(path: Path, channel: ChannelPolicy | None = None) -> bytes:
+    """A PCM WAV file of any rate (8-48 kHz), channel count and sample width, as wire-format
+    PCM, converted by the same Converter that ALSA capture uses."""
+    try:
+        fmt, blocks = read_blocks(path)
+        converter = Converter(fmt, channel)
+        out = bytearray()
+        for block in blocks:
+            out += converter.convert(block)
+        out += converter.flush()
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read it as a PCM WAV file ({exc}); convert it with: "
+                          f"sox {path} -b 16 out.wav") from None
+    return bytes(out)
 
 
-def wav_file_source(path: Path, period_ms: int = 20, paced: bool = False) -> PcmSource:
-    return PcmSource(wav_file_pcm(path), period_ms, paced, name=f"wav:{path}")
+def wav_file_source(path: Path, period_ms: int = 20, paced: bool = False,
+                    channel: ChannelPolicy | None = None) -> PcmSource:
+    return PcmSource(wav_file_pcm(path, channel), period_ms, paced, name=f"wav:{path}")
 
 
 def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:

@@ -1,23 +1,21 @@
 """Cuts a continuous PCM16 stream into utterances. Pure: no threads, no clock, no I/O.
 
-VAD mode: RMS energy per 20 ms window against a threshold. Speech starts when most of the
-last `start_s` is voiced, and the segment then begins `preroll_s` before that stretch; it
-ends after `hangover_s` of silence (kept in the segment), at `max_s`, or at a capture gap.
-A segment cut at `max_s` during speech is followed at once by the next, contiguous one.
-Fixed mode cuts every `max_s` and drops nothing.
+VAD mode: each 20 ms window is voiced or not (voice_activity.py: speech-band energy against
+the tracked noise floor). Speech starts when most of the last `start_s` is voiced; the
+segment then begins `preroll_s` before the first voiced window of that stretch, so a soft
+first syllable is kept. It ends after `hangover_s` of silence (kept in the segment), at
+`max_s`, or at a capture gap. A segment cut at `max_s` during speech is followed at once by
+the next, contiguous one. Fixed mode cuts every `max_s` and drops nothing.
 """
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections import deque
 from dataclasses import dataclass, field
 
+from device_agent.voice_activity import WINDOW_BYTES, WINDOW_S, DetectorConfig, VoiceDetector
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
-WINDOW_S = 0.02
-WINDOW_BYTES = int(SAMPLE_RATE_HZ * WINDOW_S) * 2
 ONSET_VOICED_RATIO = 0.7
 """Share of voiced windows in the last start_s that starts an utterance."""
 
@@ -26,11 +24,10 @@ ONSET_VOICED_RATIO = 0.7
 class SegmenterConfig:
     mode: str = "vad"
     """"vad" (utterances) or "fixed" (send everything in max_s pieces)."""
-    threshold_dbfs: float = -40.0
-    """RMS level above which a 20 ms window counts as voiced."""
+    detector: DetectorConfig = DetectorConfig()
     start_s: float = 0.3
-    hangover_s: float = 0.6
-    preroll_s: float = 0.3
+    hangover_s: float = 0.3
+    preroll_s: float = 0.15
     max_s: float = 30.0
 
 
@@ -68,14 +65,6 @@ class SegmentEnded:
 Event = SegmentStarted | SegmentAudio | SegmentEnded
 
 
-def rms_dbfs(window: bytes) -> float:
-    samples = array("h", window)
-    if not samples:
-        return -math.inf
-    mean_square = sum(s * s for s in samples) / len(samples)
-    return -math.inf if mean_square == 0 else 10 * math.log10(mean_square / 32768.0**2)
-
-
 @dataclass
 class _Window:
     pcm: bytes
@@ -95,6 +84,7 @@ class Segmenter:
     def __init__(self, config: SegmenterConfig) -> None:
         self.config = config
         self.counters = SegmenterCounters()
+        self.detector = VoiceDetector(config.detector)
         self._start_windows = max(1, round(config.start_s / WINDOW_S))
         self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
         self._preroll_windows = round(config.preroll_s / WINDOW_S)
@@ -122,8 +112,9 @@ class Segmenter:
         while len(self._partial) >= WINDOW_BYTES:
             window_pcm, self._partial = self._partial[:WINDOW_BYTES], self._partial[WINDOW_BYTES:]
             assert self._partial_stamp is not None
-            window = _Window(window_pcm, self._partial_stamp, self._position,
-                             rms_dbfs(window_pcm) >= self.config.threshold_dbfs)
+            voiced = (self.config.mode == "vad"
+                      and self.detector.voiced(window_pcm, holding=self._in_segment))
+            window = _Window(window_pcm, self._partial_stamp, self._position, voiced)
             self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
             self._position += WINDOW_BYTES // 2
             events += self._fixed(window) if self.config.mode == "fixed" else self._vad(window)
@@ -193,7 +184,10 @@ class Segmenter:
             return []
         windows = list(self._history)
         self._history.clear()
-        return [self._begin(windows)]
+        first_voiced = len(windows) - len(recent) + next(i for i, w in enumerate(recent) if w.voiced)
+        unsent = windows[: max(0, first_voiced - self._preroll_windows)]
+        self.counters.silence_bytes_dropped += sum(len(w.pcm) for w in unsent)
+        return [self._begin(windows[len(unsent):])]
 
     def _begin(self, windows: list[_Window]) -> SegmentStarted:
         self._in_segment = True

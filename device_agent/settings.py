@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device_agent.channels import ChannelPolicy
 from device_agent.segmenter import SegmenterConfig
 from device_agent.spool import SpoolLimits
+from device_agent.voice_activity import DetectorConfig
 from ingress_common import config
 from ingress_common.config import (
     ConfigError,
@@ -35,8 +37,11 @@ class AgentSettings:
     device_id: str = ""
     source: str = "alsa:default"
     period_ms: int = 100
+    channel: str = "auto"
     mode: str = _SEGMENTER.mode
-    threshold_dbfs: float = _SEGMENTER.threshold_dbfs
+    detector: str = _SEGMENTER.detector.detector
+    threshold_dbfs: float = _SEGMENTER.detector.threshold_dbfs
+    margin_db: float = _SEGMENTER.detector.margin_db
     start_s: float = _SEGMENTER.start_s
     hangover_s: float = _SEGMENTER.hangover_s
     preroll_s: float = _SEGMENTER.preroll_s
@@ -60,8 +65,13 @@ class AgentSettings:
 
     @property
     def segmenter(self) -> SegmenterConfig:
-        return SegmenterConfig(self.mode, self.threshold_dbfs, self.start_s, self.hangover_s,
+        detector = DetectorConfig(self.detector, self.threshold_dbfs, self.margin_db)
+        return SegmenterConfig(self.mode, detector, self.start_s, self.hangover_s,
                                self.preroll_s, self.max_segment_s)
+
+    @property
+    def channel_policy(self) -> ChannelPolicy:
+        return ChannelPolicy.parse(self.channel)
 
     @property
     def spool_limits(self) -> SpoolLimits:
@@ -86,6 +96,11 @@ def _source(text: str) -> str:
     return text
 
 
+def _channel(text: str) -> str:
+    ChannelPolicy.parse(text)
+    return text.strip().lower()
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("gateway_url", "AGENT_GATEWAY_URL", "Gateway WebSocket URL (ws:// or wss://).", _url),
     Setting("device_id", "AGENT_DEVICE_ID", "Device id; empty uses the host name.", str),
@@ -93,10 +108,20 @@ SETTINGS: tuple[Setting, ...] = (
             "alsa:DEVICE (e.g. alsa:plughw:CARD=Device,DEV=0), or a fake: wav:PATH, "
             "wav-paced:PATH, tone:HZ, silence.", _source),
     Setting("period_ms", "AGENT_PERIOD_MS", "ALSA period, milliseconds.", int, between(20, 100)),
+    Setting("channel", "AGENT_CHANNEL",
+            "Which channel of a multi-channel device is sent: auto (most speech-band energy), "
+            "mix (the mean of all), or a number from 1.", _channel),
     Setting("mode", "AGENT_MODE", "vad (utterances) or fixed (everything, in max_segment_s pieces).",
             one_of("vad", "fixed")),
-    Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS", "RMS level that counts as speech.",
+    Setting("detector", "AGENT_DETECTOR",
+            "energy (speech-band energy over the tracked noise floor) or webrtc (energy and "
+            "webrtcvad must agree).", one_of("energy", "webrtc")),
+    Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS",
+            "Speech-band level below which nothing counts as speech, however quiet the room.",
             float, between(-90, 0)),
+    Setting("margin_db", "AGENT_MARGIN_DB",
+            "How far above the room's noise floor (10th percentile of the last 5 s) speech "
+            "must be.", float, between(3, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from device_agent.channels import ChannelPolicy
 from device_agent.fake_sources import PcmSource, silence_pcm, tone_pcm, wav_file_source
 from device_agent.source import AudioSource
 
 
-def source_factory(spec: str, period_ms: int) -> tuple[Callable[[], AudioSource], bool]:
+def source_factory(spec: str, period_ms: int, channel: ChannelPolicy | None = None,
+                   ) -> tuple[Callable[[], AudioSource], bool]:
     """(factory, finite): finite sources end; the capture loop may block on them."""
     kind, _, arg = spec.partition(":")
     if kind == "alsa":
         from device_agent.capture import AlsaSource
 
-        return (lambda: AlsaSource(arg or "default", period_ms)), False
+        return (lambda: AlsaSource(arg or "default", period_ms, channel)), False
     if kind in {"wav", "wav-paced"}:
-        source = wav_file_source(Path(arg), period_ms, paced=kind == "wav-paced")
+        source = wav_file_source(Path(arg), period_ms, paced=kind == "wav-paced", channel=channel)
         return (lambda: source), kind == "wav"
     if kind == "tone":
         pcm = tone_pcm(1.0, float(arg or 440))  # whole cycles for integer Hz: loops seamlessly

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc libasound2-dev libasound2-plugins alsa-utils espeak-ng sox systemd)
+APT_PACKAGES=(gcc libasound2-dev libasound2-plugins alsa-utils espeak-ng sox systemd systemd-container)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -37,4 +37,6 @@ fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The fixed-format ALSA test microphone (an ioplug plugin), built here for the tests.
+.venv/bin/python -m devkit.alsa_fixture >/dev/null
 touch .venv/.installed

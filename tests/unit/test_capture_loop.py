@@ -5,6 +5,7 @@ import threading
 import time
 
 from device_agent.backoff import Backoff
+from device_agent.audio_format import PcmFormat
 from device_agent.capture import check_format
 from device_agent.capture_loop import Captured, CaptureLoop, Item
 from device_agent.fake_sources import ScriptedSource, tone_pcm
@@ -76,15 +77,15 @@ def test_frames_and_timestamps_are_recorded() -> None:
     assert first.stamp.monotonic_ns <= second.stamp.monotonic_ns
 
 
-def test_a_pcm_opened_with_other_settings_is_refused() -> None:
+def test_a_pcm_opened_with_other_settings_than_asked_is_refused() -> None:
     info = {"rate": 44100, "channels": 2, "format_name": "S16_LE"}
     try:
-        check_format(info, "hw:1")
+        check_format(info, "hw:1", PcmFormat(48000, 1, "S16_LE"))
     except SourceError as exc:
-        assert "44100" in str(exc) and "2 channels" in str(exc) and "plughw" in str(exc)
+        assert "44100" in str(exc) and "2 channels" in str(exc)
     else:
-        raise AssertionError("a 44.1 kHz stereo PCM was accepted")
-    check_format({"rate": 16000, "channels": 1, "format_name": "S16_LE"}, "plughw:1")
+        raise AssertionError("a PCM at other settings than asked for was accepted")
+    check_format(info, "hw:1", PcmFormat(44100, 2, "S16_LE"))
 
 
 def test_a_gap_ends_the_open_segment_and_drops_nothing_it_held() -> None:
