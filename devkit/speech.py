@@ -7,6 +7,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from devkit.signals import room_noise
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
@@ -39,3 +41,26 @@ def phrases_with_pauses(phrases: list[str], pause_s: float,
         parts += [speech, pause]
         offset += len(speech) + len(pause)
     return b"".join(parts), spans
+
+
+def sox_convert(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Mono float samples resampled by sox's own (very high quality) rate effect: the
+    independent reference the agent's conversion is compared with."""
+    raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1"]
+    out = subprocess.run(["sox", *raw, "-r", str(from_hz), "-", *raw, "-r", str(to_hz), "-",
+                          "rate", "-v"],
+                         input=samples.astype("<f4").tobytes(), check=True, capture_output=True,
+                         timeout=60).stdout
+    return np.frombuffer(out, dtype="<f4").astype(np.float64)
+
+
+def spoken_at(text: str, rate_hz: int, voice: str = "en-us") -> np.ndarray:
+    """`text` spoken by espeak-ng at `rate_hz`, as mono float samples (-6 dBFS peak)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text],
+                       check=True, capture_output=True, timeout=30)
+        out = subprocess.run(["sox", str(wav), "-t", "raw", "-e", "floating-point", "-b", "32",
+                              "-c", "1", "-r", str(rate_hz), "-", "norm", "-6"],
+                             check=True, capture_output=True, timeout=30).stdout
+    return np.frombuffer(out, dtype="<f4").astype(np.float64)

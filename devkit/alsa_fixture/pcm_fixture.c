@@ -212,7 +212,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(fixture)
 	f->io.private_data = f;
 	f->io.poll_fd = f->timer_fd;
 	f->io.poll_events = POLLIN;
-	f->io.mmap_rw = 0;
+	f->io.mmap_rw = 0;  /* read/write only: stack ALSA's mmap_emul on top for plugins that need mmap */
 	if ((err = snd_pcm_ioplug_create(&f->io, name, stream, mode)) < 0) {
 		close(f->file_fd);
 		close(f->timer_fd);

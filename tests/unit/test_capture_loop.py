@@ -4,8 +4,8 @@ import queue
 import threading
 import time
 
-from device_agent.backoff import Backoff
 from device_agent.audio_format import PcmFormat
+from device_agent.backoff import Backoff
 from device_agent.capture import check_format
 from device_agent.capture_loop import Captured, CaptureLoop, Item
 from device_agent.fake_sources import ScriptedSource, tone_pcm
