@@ -2,8 +2,10 @@
 
 VAD mode: each 20 ms window is voiced or not (voice_activity.py: speech-band energy against
 the tracked noise floor). Speech starts when most of the last `start_s` is voiced; the
-segment then begins `preroll_s` before the first voiced window of that stretch, so a soft
-first syllable is kept. It ends after `hangover_s` of silence (kept in the segment), at
+segment then begins `preroll_s` before its onset: the first voiced window of that stretch,
+moved back over the soft windows just before it and over an earlier word at most 0.5 s
+before (see `_onset`), so neither a soft first syllable nor a short first
+word is clipped. It ends after `hangover_s` of silence (kept in the segment), at
 `max_s`, or at a capture gap. A segment cut at `max_s` during speech is followed at once by
 the next, contiguous one. Fixed mode cuts every `max_s` and drops nothing.
 """
@@ -13,10 +15,20 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from device_agent.voice_activity import WINDOW_BYTES, WINDOW_S, DetectorConfig, VoiceDetector
+from device_agent.voice_activity import (
+    NOISE,
+    SPEECH,
+    WEAK,
+    WINDOW_BYTES,
+    WINDOW_S,
+    DetectorConfig,
+    VoiceDetector,
+)
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
-ONSET_VOICED_RATIO = 0.7
+ONSET_VOICED_RATIO = 0.5
+BACKTRACK_GAP_S = 0.5
+"""An earlier word at most this far before the onset stretch belongs to the utterance."""
 """Share of voiced windows in the last start_s that starts an utterance."""
 
 
@@ -27,7 +39,7 @@ class SegmenterConfig:
     detector: DetectorConfig = DetectorConfig()
     start_s: float = 0.3
     hangover_s: float = 0.3
-    preroll_s: float = 0.15
+    preroll_s: float = 0.12
     max_s: float = 30.0
 
 
@@ -71,6 +83,8 @@ class _Window:
     stamp: Stamp
     position: int
     voiced: bool
+    kind: int
+    """NOISE, WEAK (enough to hold an utterance, not to start one) or SPEECH."""
 
 
 @dataclass
@@ -89,7 +103,9 @@ class Segmenter:
         self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
         self._preroll_windows = round(config.preroll_s / WINDOW_S)
         self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * 2
-        self._history: deque[_Window] = deque(maxlen=self._start_windows + self._preroll_windows)
+        self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
+        self._history: deque[_Window] = deque(
+            maxlen=self._start_windows + 2 * self._backtrack_windows + self._preroll_windows)
         self._partial = b""
         self._partial_stamp: Stamp | None = None
         self._position = 0
@@ -112,9 +128,9 @@ class Segmenter:
         while len(self._partial) >= WINDOW_BYTES:
             window_pcm, self._partial = self._partial[:WINDOW_BYTES], self._partial[WINDOW_BYTES:]
             assert self._partial_stamp is not None
-            voiced = (self.config.mode == "vad"
-                      and self.detector.voiced(window_pcm, holding=self._in_segment))
-            window = _Window(window_pcm, self._partial_stamp, self._position, voiced)
+            kind = self.detector.classify(window_pcm, self._in_segment) if self.config.mode == "vad" else NOISE
+            voiced = kind >= (WEAK if self._in_segment else SPEECH)
+            window = _Window(window_pcm, self._partial_stamp, self._position, voiced, kind)
             self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
             self._position += WINDOW_BYTES // 2
             events += self._fixed(window) if self.config.mode == "fixed" else self._vad(window)
@@ -184,10 +200,26 @@ class Segmenter:
             return []
         windows = list(self._history)
         self._history.clear()
-        first_voiced = len(windows) - len(recent) + next(i for i, w in enumerate(recent) if w.voiced)
-        unsent = windows[: max(0, first_voiced - self._preroll_windows)]
+        onset = self._onset(windows, len(windows) - len(recent)
+                            + next(i for i, w in enumerate(recent) if w.voiced))
+        unsent = windows[: max(0, onset - self._preroll_windows)]
         self.counters.silence_bytes_dropped += sum(len(w.pcm) for w in unsent)
         return [self._begin(windows[len(unsent):])]
+
+    def _onset(self, windows: list[_Window], first_voiced: int) -> int:
+        """Walk back from the stretch that started the utterance: soft windows right before
+        it belong to it, and so does an earlier word at most BACKTRACK_GAP_S before it
+        (a short "What" or "Is" that was too brief to start an utterance on its own)."""
+        onset, gap = first_voiced, 0
+        for j in range(first_voiced - 1, -1, -1):
+            kind = windows[j].kind
+            if (kind >= WEAK and gap == 0) or kind == SPEECH:
+                onset, gap = j, 0
+            else:
+                gap += 1
+                if gap > self._backtrack_windows:
+                    break
+        return onset
 
     def _begin(self, windows: list[_Window]) -> SegmentStarted:
         self._in_segment = True

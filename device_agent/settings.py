@@ -114,14 +114,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mode", "AGENT_MODE", "vad (utterances) or fixed (everything, in max_segment_s pieces).",
             one_of("vad", "fixed")),
     Setting("detector", "AGENT_DETECTOR",
-            "energy (speech-band energy over the tracked noise floor) or webrtc (energy and "
-            "webrtcvad must agree).", one_of("energy", "webrtc")),
+            "energy (speech-band energy over each bin's tracked noise floor) or webrtc "
+            "(energy and webrtcvad must agree).", one_of("energy", "webrtc")),
     Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS",
             "Speech-band level below which nothing counts as speech, however quiet the room.",
             float, between(-90, 0)),
     Setting("margin_db", "AGENT_MARGIN_DB",
-            "How far above the room's noise floor (10th percentile of the last 5 s) speech "
-            "must be.", float, between(3, 40)),
+            "The least a 20 ms window's speech-band score (power over each bin's tracked "
+            "noise floor) must lie above the room's usual score to start an utterance; in "
+            "babble or a TV the bar rises by itself (docs/agent.md, Segmenting).",
+            float, between(1, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,

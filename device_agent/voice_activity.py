@@ -1,17 +1,24 @@
 """Is this 20 ms window speech? Pure: no threads, no clock, no I/O.
 
-The energy detector measures each window in the speech band (250-4000 Hz, so the rumble of
-a fan or traffic, brown and pink noise's strongest part, does not count) and compares it
-with the room's noise floor, tracked as the 10th percentile of the last 5 s of window
-levels: speech has gaps between syllables and words, so the floor follows the room, not
-the talker (for the first second, before there is a floor, only the absolute minimum
-applies). A window is voiced when it is `margin_db` above that floor and above
-`threshold_dbfs`, the absolute minimum; inside an utterance the margin is 3 dB lower, so a
-soft word ending does not end the utterance (hysteresis).
+The energy detector works per frequency bin of the speech band (250-4000 Hz; a fan's or
+traffic's rumble below it does not count):
+1. Each bin's noise level is tracked as the 10th percentile of its power over the last 5 s,
+   raised by 9.8 dB (where a noise bin's mean lies above its 10th percentile). Speech has
+   gaps between syllables and words, so the floor follows the room, not the talker. In the
+   first second each bin's minimum so far stands in.
+2. A window's score is its power over that floor, averaged across the bins: stationary
+   noise of any colour (pink, brown, a fan) scores about 0 dB however loud it is, while
+   speech harmonics score high in the bins they occupy.
+3. The score is compared with the room's own score distribution over the last 5 s outside
+   utterances: its 25th percentile is the center, and speech must lie `margin_db` (3 dB)
+   above it, or twice the spread (25th minus 5th percentile) if that is larger. In steady
+   noise the spread is small and the margin rules; in babble or a TV the bar rises.
+4. The window must also reach `threshold_dbfs` (-55 dBFS) in the band, however quiet the
+   room. SPEECH starts utterances; WEAK (60 % of the bar) holds them and extends onsets.
 
 The optional webrtc detector (webrtcvad, WebRTC's GMM voice detector, a small C library
-with wheels for the Pi) must also call the window speech: it keeps steady machine noise
-and tones out, at the cost of ~0.5 % of a core (docs/benchmarks.md, "Segmentation").
+with wheels for the Pi) must also call the window speech: it keeps short bursts of machine
+noise out, for about 0.02 % of a core more (docs/benchmarks.md, "Segmentation").
 """
 
 from __future__ import annotations
@@ -31,79 +38,104 @@ BAND_HZ = (250.0, 4000.0)
 FLOOR_HISTORY_S = 5.0
 FLOOR_PERCENTILE = 0.10
 FLOOR_WARMUP_S = 1.0
-"""Until this much has been heard the floor is not trusted (speech may come first)."""
-HOLD_RELIEF_DB = 3.0
+"""Until this much has been heard the floor is each bin's minimum so far."""
+FLOOR_UPDATE_WINDOWS = 10
+PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - 0.10))
+"""A noise bin's power is exponentially distributed: its 10th percentile lies 9.8 dB under
+its mean."""
+HOLD_FACTOR = 0.6
+"""Inside an utterance (and to extend its onset backwards) 60 % of the bar is enough."""
+NOISE, WEAK, SPEECH = 0, 1, 2
+CENTER_PCT, SPREAD_PCT, SPREAD_FACTOR = 25, 5, 2.0
+"""The room's score: center = 25th percentile, spread = center - 5th percentile; the bar is
+max(margin_db, 2 x spread) above the center (bench/segmentation.py chose these)."""
 SILENT_DBFS = -100.0
 
 _FREQS = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
 _BAND = np.logical_and(BAND_HZ[0] <= _FREQS, BAND_HZ[1] >= _FREQS)
 _FULL_SCALE_SQUARE = 32768.0**2
-
-
-def rms_dbfs(window: bytes) -> float:
-    """Full-band RMS level of PCM16, dBFS (a full-scale square wave is 0 dBFS)."""
-    samples = np.frombuffer(window, dtype="<i2").astype(np.float64)
-    if not len(samples):
-        return -math.inf
-    mean_square = float(np.mean(samples * samples))
-    return -math.inf if mean_square == 0 else 10 * math.log10(mean_square / _FULL_SCALE_SQUARE)
-
-
-def band_dbfs(window: bytes) -> float:
-    """RMS level of one 20 ms PCM16 window within the speech band, dBFS (by Parseval)."""
-    samples = np.frombuffer(window, dtype="<i2").astype(np.float64)
-    spectrum = np.fft.rfft(samples)
-    power = 2.0 * float(np.sum(np.abs(spectrum[_BAND]) ** 2)) / len(samples) ** 2
-    return SILENT_DBFS if power <= 0 else max(SILENT_DBFS, 10 * math.log10(power / _FULL_SCALE_SQUARE))
+_HANN = np.hanning(WINDOW_SAMPLES)
+_HANN_POWER = float(np.sum(_HANN**2)) * WINDOW_SAMPLES
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    detector: str = "energy"
-    """"energy" (adaptive noise floor) or "webrtc" (energy and webrtcvad must agree)."""
+    detector: str = "webrtc"
+    """"energy" (per-bin noise floor, adaptive bar) or "webrtc" (energy and webrtcvad must
+    both call it speech)."""
     threshold_dbfs: float = -55.0
     """Absolute minimum speech-band level of a voiced window."""
-    margin_db: float = 10.0
-    """How far above the tracked noise floor a window must be to start speech."""
+    margin_db: float = 3.0
+    """The least a window's score must lie above the room's usual score to start speech."""
     webrtc_aggressiveness: int = 2
 
 
 class NoiseFloor:
-    """The 10th percentile of the last 5 s of window levels."""
+    """Each speech-band frequency bin's noise level: the 10th percentile of its power over
+    the last 5 s, raised by what separates a noise bin's 10th percentile from its mean."""
 
     def __init__(self) -> None:
-        self._levels: deque[float] = deque(maxlen=round(FLOOR_HISTORY_S / WINDOW_S))
+        self._history = np.zeros((round(FLOOR_HISTORY_S / WINDOW_S), int(_BAND.sum())))
+        self._count = 0
+        self._since_update = 0
+        self.bins_db = np.full(self._history.shape[1], SILENT_DBFS)
 
-    def add(self, level_db: float) -> None:
-        self._levels.append(level_db)
-
-    @property
-    def level_db(self) -> float:
-        if len(self._levels) < FLOOR_WARMUP_S / WINDOW_S:
-            return SILENT_DBFS
-        ordered = sorted(self._levels)
-        return ordered[int(FLOOR_PERCENTILE * (len(ordered) - 1))]
+    def add(self, bins_db: np.ndarray) -> None:
+        self._history[self._count % len(self._history)] = bins_db
+        self._count += 1
+        self._since_update += 1
+        warm = self._count >= FLOOR_WARMUP_S / WINDOW_S
+        if self._since_update >= FLOOR_UPDATE_WINDOWS or not warm:
+            seen = self._history[: min(self._count, len(self._history))]
+            floor = (np.percentile(seen, 100 * FLOOR_PERCENTILE, axis=0) if warm
+                     else seen.min(axis=0))
+            self.bins_db = floor + PERCENTILE_TO_MEAN_DB
+            self._since_update = 0
 
 
 class VoiceDetector:
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.floor = NoiseFloor()
+        self.last_snr_db = 0.0
+        self._scores: deque[float] = deque(maxlen=round(FLOOR_HISTORY_S / WINDOW_S))
+        self._center = 0.0
+        self._spread = 0.0
+        self._since_update = 0
         self._webrtc = None
         if config.detector == "webrtc":
             import webrtcvad
 
             self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
 
-    def threshold_db(self, holding: bool) -> float:
-        margin = self.config.margin_db - (HOLD_RELIEF_DB if holding else 0.0)
-        return max(self.config.threshold_dbfs, self.floor.level_db + margin)
-
-    def voiced(self, window: bytes, holding: bool) -> bool:
-        """`holding`: inside an utterance (the lower, hold threshold applies)."""
-        level = band_dbfs(window)
-        threshold = self.threshold_db(holding)
-        self.floor.add(level)
-        if level < threshold:
-            return False
-        return self._webrtc is None or self._webrtc.is_speech(window, SAMPLE_RATE_HZ)
+    def classify(self, window: bytes, holding: bool = False) -> int:
+        """SPEECH when the window's score reaches the margin, WEAK when it reaches the hold
+        margin (enough to keep an utterance going, or to extend its onset backwards), else
+        NOISE. The per-bin floor learns from every window; the score's center and spread
+        from every window outside utterances, and inside one (`holding`) only from those
+        under the bar: the gaps between words keep it in step with the room, and a long
+        utterance does not raise the bar on itself. A window under `threshold_dbfs` counts
+        as 0 dB there (digital silence would otherwise score far below any room)."""
+        samples = np.frombuffer(window, dtype="<i2").astype(np.float64)
+        power = np.abs(np.fft.rfft(samples * _HANN)[_BAND]) ** 2 + 1.0
+        bins_db = 10 * np.log10(power)
+        raw = 10 * math.log10(float(np.mean(10 ** ((bins_db - self.floor.bins_db) / 10))))
+        level = 10 * math.log10(2.0 * float(power.sum()) / _HANN_POWER / _FULL_SCALE_SQUARE)
+        self.floor.add(bins_db)
+        snr = raw - self._center
+        self.last_snr_db = snr
+        start = max(self.config.margin_db, SPREAD_FACTOR * self._spread)
+        audible = level >= self.config.threshold_dbfs
+        if not holding or snr < start:
+            self._scores.append(raw if audible else 0.0)
+            self._since_update += 1
+        if len(self._scores) >= 50 and self._since_update >= FLOOR_UPDATE_WINDOWS:
+            self._since_update = 0
+            low, center = np.percentile(self._scores, [SPREAD_PCT, CENTER_PCT])
+            self._center = max(0.0, float(center))
+            self._spread = float(center - low)
+        if snr < start * HOLD_FACTOR or not audible:
+            return NOISE
+        if self._webrtc is not None and not self._webrtc.is_speech(window, SAMPLE_RATE_HZ):
+            return NOISE
+        return SPEECH if snr >= start else WEAK

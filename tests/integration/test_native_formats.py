@@ -104,7 +104,8 @@ def test_a_fixed_format_microphone_lands_as_16k_mono_matching_the_signal(
     device_id = f"native-{case.name}"
     agent = AgentProcess(tmp_path, gateway.ws_url, f"alsa:{case.name}", device_id,
                          settings={"HOME": env["HOME"], "AGENT_CHANNEL": case.agent_channel,
-                                   "AGENT_PERIOD_MS": "20"},
+                                   "AGENT_PERIOD_MS": "20",
+                                   "AGENT_DETECTOR": "energy"},  # the tones are not speech
                          until_drained=False).start()
     try:
         events = events_of(reader, device_id, 2, timeout_s=60)

@@ -8,10 +8,11 @@ from device_agent.audio_format import PcmFormat
 from device_agent.backoff import Backoff
 from device_agent.capture import check_format
 from device_agent.capture_loop import Captured, CaptureLoop, Item
-from device_agent.fake_sources import ScriptedSource, tone_pcm
+from device_agent.fake_sources import ScriptedSource
 from device_agent.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted, Stamp
 from device_agent.source import SourceError
 from device_agent.stats import AgentStats
+from devkit.signals import speech_like_pcm
 
 A, B, C = b"\1\0" * 160, b"\2\0" * 160, b"\3\0" * 160
 
@@ -91,7 +92,7 @@ def test_a_pcm_opened_with_other_settings_than_asked_is_refused() -> None:
 def test_a_gap_ends_the_open_segment_and_drops_nothing_it_held() -> None:
     segmenter = Segmenter(SegmenterConfig(start_s=0.02, preroll_s=0.0))
     stamp = Stamp(0, 0)
-    started = segmenter.push(tone_pcm(0.5), stamp)
+    started = segmenter.push(speech_like_pcm(0.5, seed=3), stamp)
     assert any(isinstance(e, SegmentStarted) for e in started)
     ended = segmenter.gap()
     assert [e.reason for e in ended if isinstance(e, SegmentEnded)] == ["gap"]

@@ -43,7 +43,7 @@ def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> N
             segments, [(1.0, 1.0), (3.5, 2.0)], strict=True):
         assert reason == "silence"
         assert pcm == signal[start:start + len(pcm)]  # an exact slice: nothing shifted or lost
-        assert start / BPS == pytest.approx(onset - 0.15, abs=0.03)  # 0.15 s pre-roll
+        assert start / BPS == pytest.approx(onset - 0.12, abs=0.03)  # 0.12 s pre-roll
         end = (start + len(pcm)) / BPS
         assert end == pytest.approx(onset + length + 0.3, abs=0.05)  # 0.3 s hangover
 

@@ -1,0 +1,275 @@
+"""Segmentation on real speech in noise: the segmenter before issue 12 against today's.
+
+Speech: espeak-ng phrases (several voices and speeds) normalized to an active speech level
+of -26 dBFS, placed 1.5-3 s apart in a continuous noise bed, so every phrase's true start
+and end are known: the first and last 5 ms frame of the clean phrase within 15.9 dB of its
+active speech level (ITU-T P.56's threshold). Noise: sox pink and brown noise, and a babble
+of 8 overlapped espeak talkers, at 20, 10 and 5 dB SNR; then 10 minutes of each noise alone
+at the 10 dB level, where every segment is a false trigger. Plus a soft talker (-45 dBFS) in
+a quiet room (-75 dBFS).
+
+Reported per condition: utterances found (overlapped by a segment) of the truth, splits
+(one utterance in several segments), the onset lead (truth start - segment start: the
+pre-roll kept; negative = a clipped onset), the end lag (segment end - truth end), and
+false triggers per 10 minutes of noise. Medians and p95.
+
+    .venv/bin/python -m bench.segmentation            # about 3 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from device_agent.segmenter import Segmenter, SegmenterConfig
+from device_agent.voice_activity import DetectorConfig
+from ingress_common.protocol import SAMPLE_RATE_HZ
+
+RATE = SAMPLE_RATE_HZ
+BASELINE_COMMIT = "5518ba9"
+"""The last commit with the fixed -40 dBFS energy segmenter."""
+SPEECH_DBFS = -26.0
+PHRASES = [
+    "Turn on the kitchen lights", "What is the weather like tomorrow morning",
+    "Set a timer for twelve minutes", "Play some jazz in the living room",
+    "Remind me to call Ana at five", "How long will it take to get to the airport",
+    "Open the garage door", "Add milk and eggs to the shopping list",
+    "What time is it in Tokyo", "Lower the volume a little",
+    "Is the front door locked", "Call the office and tell them I am late",
+    "Start the dishwasher at midnight", "Read me the news headlines",
+    "Switch off every light downstairs", "When does the pharmacy open",
+]
+VOICES = [("en-us", 160), ("en-gb", 150), ("en-us+f3", 175), ("en-gb+m3", 140)]
+FRAME = RATE // 200  # 5 ms
+ACTIVE_RANGE_DB = 15.9
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start: int
+    end: int
+    """Sample indices of the speech within the stream."""
+
+
+def espeak(text: str, voice: str, wpm: int) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "s.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text],
+                       check=True, capture_output=True, timeout=30)
+        raw = subprocess.run(["sox", str(wav), "-t", "raw", "-e", "floating-point", "-b", "32",
+                              "-c", "1", "-r", str(RATE), "-"], check=True, capture_output=True,
+                             timeout=30).stdout
+    return np.frombuffer(raw, dtype="<f4").astype(np.float64)
+
+
+def speech_bounds(x: np.ndarray) -> tuple[int, int, float]:
+    """(first, last+1 sample of speech, active RMS). Active RMS: over the 5 ms frames within
+    40 dB of the loudest; speech: from the first to the last frame within ACTIVE_RANGE_DB of
+    that active level (15.9 dB, as ITU-T P.56)."""
+    frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+    rms = float(np.sqrt(np.mean(frames[level > level.max() - 40] ** 2)))
+    active = np.flatnonzero(level > 20 * np.log10(rms) - ACTIVE_RANGE_DB)
+    return int(active[0] * FRAME), int((active[-1] + 1) * FRAME), rms
+
+
+def sox_noise(kind: str, seconds: float, seed: int) -> np.ndarray:
+    raw = subprocess.run(["sox", "-R", "-n", "-t", "raw", "-e", "floating-point", "-b", "32", "-c",
+                          "1", "-r", str(RATE), "-", "synth", str(seconds), kind],
+                         check=True, capture_output=True, timeout=120).stdout
+    x = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+    return np.roll(x, seed * 7919)
+
+
+def babble(seconds: float, talkers: list[np.ndarray], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    out = np.zeros(n)
+    for _ in range(8):
+        stream = np.concatenate([talkers[i] for i in rng.permutation(len(talkers))] * 4)
+        reps = int(np.ceil((n + len(stream)) / len(stream)))
+        looped = np.tile(stream, reps)
+        offset = int(rng.integers(0, len(stream)))
+        out += looped[offset: offset + n]
+    return out
+
+
+def at_rms(x: np.ndarray, dbfs: float) -> np.ndarray:
+    return x * (10 ** (dbfs / 20) / np.sqrt(np.mean(x**2)))
+
+
+def build_stream(phrases: list[np.ndarray], noise: np.ndarray, speech_dbfs: float,
+                 seed: int) -> tuple[np.ndarray, list[Utterance]]:
+    rng = np.random.default_rng(seed)
+    gaps = rng.uniform(1.5, 3.0, len(phrases) + 1)
+    total = int((sum(len(p) for p in phrases) / RATE + gaps.sum()) * RATE)
+    signal = noise[:total].copy()
+    truth, at = [], int(gaps[0] * RATE)
+    for phrase, gap in zip(phrases, gaps[1:], strict=True):
+        first, last, rms = speech_bounds(phrase)
+        scaled = phrase * (10 ** (speech_dbfs / 20) / rms)
+        signal[at: at + len(phrase)] += scaled
+        truth.append(Utterance(at + first, at + last))
+        at += len(phrase) + int(gap * RATE)
+    return signal[:at], truth
+
+
+def pcm16(x: np.ndarray) -> bytes:
+    return np.clip(np.rint(x * 32768), -32768, 32767).astype("<i2").tobytes()
+
+
+def segments_of(make: Callable[[], object], pcm: bytes) -> tuple[list[tuple[int, int]], float]:
+    """(start, end) sample index of every segment, and CPU seconds spent."""
+    segmenter = make()
+    spans: list[tuple[int, int]] = []
+    start = length = 0
+    began = time.process_time()
+    chunk = 640 * 5  # 100 ms, the agent's default ALSA period
+    events = []
+    for i in range(0, len(pcm), chunk):
+        events += segmenter.push(pcm[i: i + chunk], _stamp(i))  # type: ignore[attr-defined]
+    events += segmenter.flush()  # type: ignore[attr-defined]
+    cpu = time.process_time() - began
+    for event in events:
+        name = type(event).__name__
+        if name == "SegmentStarted":
+            start, length = event.position, len(event.pcm) // 2
+        elif name == "SegmentAudio":
+            length += len(event.pcm) // 2
+        elif name == "SegmentEnded":
+            spans.append((start, start + length))
+    return spans, cpu
+
+
+def _stamp(i: int) -> object:
+    from device_agent.segmenter import Stamp
+    return Stamp(i * 31250, i * 31250)
+
+
+@dataclass
+class Scores:
+    found: int
+    total: int
+    splits: int
+    leads_ms: list[float]
+    lags_ms: list[float]
+    extra: int
+
+    @property
+    def clipped(self) -> int:
+        return sum(lead < 0 for lead in self.leads_ms)
+
+
+def score(spans: list[tuple[int, int]], truth: list[Utterance]) -> Scores:
+    found = splits = 0
+    leads, lags = [], []
+    used = set()
+    for u in truth:
+        hits = [i for i, (s, e) in enumerate(spans) if s < u.end and e > u.start]
+        used.update(hits)
+        if not hits:
+            continue
+        found += 1
+        splits += len(hits) > 1
+        leads.append((u.start - spans[hits[0]][0]) * 1000 / RATE)
+        lags.append((spans[hits[-1]][1] - u.end) * 1000 / RATE)
+    return Scores(found, len(truth), splits, leads, lags, len(spans) - len(used))
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95)) if values else float("nan")
+
+
+def load_baseline() -> type:
+    """Segmenter as of BASELINE_COMMIT, straight from git (not kept in the tree)."""
+    source = subprocess.run(["git", "show", f"{BASELINE_COMMIT}:device_agent/segmenter.py"],
+                            check=True, capture_output=True, text=True).stdout
+    spec = importlib.util.spec_from_loader("segmenter_before_issue_12", loader=None)
+    assert spec is not None
+    module = ModuleType(spec.name)
+    sys.modules[spec.name] = module
+    exec(compile(source, f"{BASELINE_COMMIT}:device_agent/segmenter.py", "exec"), module.__dict__)
+    return module.Segmenter, module.SegmenterConfig  # type: ignore[return-value]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--noise-minutes", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    baseline_cls, baseline_config = load_baseline()
+    segmenters: dict[str, Callable[[], object]] = {
+        "before (fixed -40 dBFS)": lambda: baseline_cls(baseline_config()),
+        "energy, tracked floor": lambda: Segmenter(SegmenterConfig()),
+        "energy + webrtcvad": lambda: Segmenter(SegmenterConfig(detector=DetectorConfig("webrtc"))),
+    }
+    print("synthesizing speech...", flush=True)
+    phrases = [espeak(text, *VOICES[i % len(VOICES)]) for i, text in enumerate(PHRASES)]
+    talkers = [espeak(text, *VOICES[(i + 1) % len(VOICES)]) for i, text in enumerate(PHRASES)]
+    noise_seconds = args.noise_minutes * 60
+    beds = {"pink": sox_noise("pinknoise", noise_seconds, 1),
+            "brown": sox_noise("brownnoise", noise_seconds, 2),
+            "babble": babble(noise_seconds, talkers, 3)}
+    rows = []
+    for kind, bed in beds.items():
+        for snr in (20, 10, 5):
+            stream, truth = build_stream(phrases, at_rms(bed, SPEECH_DBFS - snr), SPEECH_DBFS, snr)
+            pcm = pcm16(stream)
+            for name, make in segmenters.items():
+                spans, _ = segments_of(make, pcm)
+                rows.append((f"{kind} {snr} dB", name, score(spans, truth)))
+                print(f"{kind} {snr} dB  {name}: {rows[-1][2]}", flush=True)
+    quiet, truth = build_stream(phrases, at_rms(beds["pink"], -75), -45, 7)
+    for name, make in segmenters.items():
+        spans, _ = segments_of(make, pcm16(quiet))
+        rows.append(("soft talker -45 dBFS, quiet room", name, score(spans, truth)))
+    false_rows, cpu = [], {}
+    for kind, bed in beds.items():
+        pcm = pcm16(at_rms(bed, SPEECH_DBFS - 10))
+        for name, make in segmenters.items():
+            spans, seconds = segments_of(make, pcm)
+            cpu.setdefault(name, []).append(seconds / noise_seconds)
+            false_rows.append((kind, name, len(spans) * 10 / args.noise_minutes,
+                               sum(e - s for s, e in spans) / RATE))
+            print(f"noise {kind} {name}: {len(spans)} segments", flush=True)
+    report = render(rows, false_rows, cpu, args.noise_minutes)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"segmentation-{time.strftime('%Y%m%d-%H%M%S')}.md"
+    path.write_text(report)
+    print(report)
+    print(f"written to {path}")
+    return 0
+
+
+def render(rows: list[tuple[str, str, Scores]], false_rows: list[tuple[str, str, float, float]],
+           cpu: dict[str, list[float]], minutes: float) -> str:
+    def ms(values: list[float]) -> str:
+        return f"{statistics.median(values):.0f} / {p95(values):.0f}" if values else "-"
+    lines = ["| condition | segmenter | found | splits | onset lead ms, median / p95 | clipped "
+             "onsets | end lag ms, median / p95 | extra segments |", "|---|---|---|---|---|---|---|---|"]
+    for condition, name, s in rows:
+        lines.append(f"| {condition} | {name} | {s.found}/{s.total} | {s.splits} | {ms(s.leads_ms)} "
+                     f"| {s.clipped} | {ms(s.lags_ms)} | {s.extra} |")
+    lines += ["", f"Noise alone at the 10 dB-SNR level (-36 dBFS), {minutes:g} minutes each:", "",
+              "| noise | segmenter | false triggers per 10 min | seconds sent |", "|---|---|---|---|"]
+    for kind, name, per10, seconds in false_rows:
+        lines.append(f"| {kind} | {name} | {per10:.1f} | {seconds:.0f} |")
+    lines += ["", "| segmenter | CPU, % of one core (median over the noise runs) |", "|---|---|"]
+    for name, shares in cpu.items():
+        lines.append(f"| {name} | {100 * statistics.median(shares):.2f} % |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
