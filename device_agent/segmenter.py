@@ -128,7 +128,8 @@ class Segmenter:
         while len(self._partial) >= WINDOW_BYTES:
             window_pcm, self._partial = self._partial[:WINDOW_BYTES], self._partial[WINDOW_BYTES:]
             assert self._partial_stamp is not None
-            kind = self.detector.classify(window_pcm, self._in_segment) if self.config.mode == "vad" else NOISE
+            kind = (self.detector.classify(window_pcm, self._in_segment)
+                    if self.config.mode == "vad" else NOISE)
             voiced = kind >= (WEAK if self._in_segment else SPEECH)
             window = _Window(window_pcm, self._partial_stamp, self._position, voiced, kind)
             self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
