@@ -1,8 +1,13 @@
 """The device agent's footprint: RSS and CPU per real-time stream.
 
-Runs the real `device-agent run` against a real gateway and broker with a fake microphone
-played in real time (`wav-paced:`): speech-like bursts with pauses, about 60 % speech, so the
-segmenter, spool and live uplink all work as on a device. Samples /proc of the agent only.
+Runs the real `device-agent run` against a real gateway and broker with speech-like bursts
+and pauses (about 60 % speech) played in real time, so the segmenter, spool and live uplink
+all work as on a device. Samples /proc of the agent only. Two microphones, in one run:
+- `wav-paced:` 16 kHz mono (the wire format: nothing to convert);
+- a 48 kHz stereo S16_LE ALSA device through real libasound (devkit's fixed-format ioplug
+  plugin), so the agent runs soxr (48 → 16 kHz) and the auto channel picker as on a USB
+  microphone that offers only 48 kHz stereo.
+Both with the default detector (energy + webrtcvad).
 
     .venv/bin/python -m bench.agent_footprint --seconds 60 --runs 3
 """
@@ -16,11 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from devkit.agent_process import AgentProcess, write_wav
+from devkit.alsa_fixture import FixtureDevice, alsa_env
+from devkit.audio_analysis import encode_frames, samples_of
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.procstat import Watch
 from devkit.signals import utterances_with_pauses
+from devkit.speech import sox_convert
 from edge_gateway.settings import DEFAULT_TOPIC
 from ingress_common.protocol import BYTES_PER_SECOND
 
@@ -29,15 +39,20 @@ SAMPLE_EVERY_S = 0.5
 RUN_TIMEOUT_S = 600
 
 
-def one_run(workdir: Path, gateway: GatewayProcess, mic: Path, run: int,
-            period_ms: int) -> dict[str, float]:
-    agent = AgentProcess(workdir, gateway.ws_url, f"wav-paced:{mic}", f"bench-{run}",
-                         settings={"AGENT_PERIOD_MS": str(period_ms)}).start()
+def one_run(workdir: Path, gateway: GatewayProcess, source: str, run: str, period_ms: int,
+            settings: dict[str, str], live_s: float | None) -> dict[str, float]:
+    """`live_s`: a live source (ALSA) never ends; it is stopped after that long."""
+    agent = AgentProcess(workdir, gateway.ws_url, source, f"bench-{run}",
+                         settings={"AGENT_PERIOD_MS": str(period_ms), **settings},
+                         until_drained=live_s is None).start()
     assert agent.process is not None
     time.sleep(1.0)  # past interpreter start-up and imports: measure the steady state
     began = time.monotonic()
     with Watch([agent.process.pid], every_s=SAMPLE_EVERY_S) as watch:
-        agent.wait(RUN_TIMEOUT_S)
+        if live_s is None:
+            agent.wait(RUN_TIMEOUT_S)
+        else:
+            time.sleep(live_s)
         elapsed = time.monotonic() - began
     acked = agent.status()["segments_acked"]
     agent.stop()
@@ -55,25 +70,40 @@ def main() -> int:
     count = max(1, int(args.seconds / 5))
     signal, _ = utterances_with_pauses(count, speech_s=3.0, pause_s=2.0, seed=1)
     mic = write_wav(workdir / "mic.wav", signal)
+    audio_s = len(signal) / BYTES_PER_SECOND
+    stereo48 = sox_convert(samples_of(signal), BYTES_PER_SECOND // 2, 48000)
+    raw = workdir / "mic48.raw"
+    raw.write_bytes(encode_frames(np.stack([stereo48, stereo48], axis=1), "S16_LE"))
+    env = alsa_env(workdir / "home", [FixtureDevice("mic48", raw, 48000, 2)])
+    mics = {
+        "16 kHz mono WAV (no conversion)": (f"wav-paced:{mic}", {}, None),
+        "ALSA 48 kHz stereo (soxr + auto channel)": ("alsa:mic48", {"HOME": env["HOME"]},
+                                                     audio_s + 1.0),
+    }
     broker = Broker(workdir).start()
     gateway: GatewayProcess | None = None
+    results: dict[str, list[dict[str, float]]] = {}
     try:
         broker.create_topic(TOPIC)
         gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC).start()
-        runs = [one_run(workdir, gateway, mic, i, args.period_ms) for i in range(args.runs)]
+        for i in range(args.runs):  # interleaved, so both see the same machine
+            for j, (name, (source, settings, live_s)) in enumerate(mics.items()):
+                results.setdefault(name, []).append(one_run(
+                    workdir, gateway, source, f"{i}-{j}", args.period_ms, settings, live_s))
     finally:
         if gateway is not None:
             gateway.stop()
         broker.stop()
-    audio_s = len(signal) / BYTES_PER_SECOND
     print(f"agent footprint: {args.runs} runs of {audio_s:.0f} s of audio in real time "
-          f"({count} utterances each), capture period {args.period_ms} ms\n")
-    print("| figure | median | runs |\n|---|---|---|")
+          f"({count} utterances each), capture period {args.period_ms} ms, medians\n")
+    print(f"| figure | {' | '.join(results)} |\n|---|{'---|' * len(results)}")
     for key, label in (("cpu_percent", "CPU, % of one core"), ("peak_rss_mib", "peak RSS, MiB"),
                        ("threads", "threads"), ("segments", "segments delivered per run")):
-        values = [r[key] for r in runs]
-        print(f"| {label} | {statistics.median(values):.2f} | "
-              f"{', '.join(f'{v:.2f}' for v in values)} |")
+        cells = []
+        for runs in results.values():
+            values = [r[key] for r in runs]
+            cells.append(f"{statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})")
+        print(f"| {label} | {' | '.join(cells)} |")
     return 0
 
 

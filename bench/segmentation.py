@@ -211,8 +211,9 @@ def main() -> int:
     baseline_cls, baseline_config = load_baseline()
     segmenters: dict[str, Callable[[], object]] = {
         "before (fixed -40 dBFS)": lambda: baseline_cls(baseline_config()),
-        "energy, tracked floor": lambda: Segmenter(SegmenterConfig()),
-        "energy + webrtcvad": lambda: Segmenter(SegmenterConfig(detector=DetectorConfig("webrtc"))),
+        "energy (floor + bar)": lambda: Segmenter(SegmenterConfig(detector=DetectorConfig("energy"))),
+        "energy + webrtcvad (default)": lambda: Segmenter(SegmenterConfig(
+            detector=DetectorConfig("webrtc"))),
     }
     print("synthesizing speech...", flush=True)
     phrases = [espeak(text, *VOICES[i % len(VOICES)]) for i, text in enumerate(PHRASES)]

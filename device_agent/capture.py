@@ -117,6 +117,7 @@ class AlsaSource:
         self._pcm: Any = None
         self._poll: select.poll | None = None
         self._descriptors: list[tuple[int, int]] = []
+        self._period_frames = 0
 
     def open(self) -> None:
         import alsaaudio
@@ -138,6 +139,7 @@ class AlsaSource:
             self.close()
             raise
         self.format = fmt
+        self._period_frames = int(self._pcm.info()["period_size"])
         self._converter = Converter(fmt, self.channel)
         self._poll = select.poll()
         self._descriptors = self._pcm.polldescriptors()
@@ -149,26 +151,30 @@ class AlsaSource:
             "conversion": self._converter.describe()})
 
     def read(self, timeout_s: float) -> Chunk:
-        """Non-blocking reads between polls: the first read starts the prepared stream (a
-        poll before it would wait forever), and a dead device costs at most `timeout_s`."""
+        """One period, converted. Non-blocking reads between polls: the first read starts
+        the prepared stream (a poll before it would wait forever); after that a read is
+        made only once a whole period is available (a non-blocking read takes whatever is
+        there, and hundreds of slivers a second would cost more than the audio); a dead
+        device costs at most `timeout_s`."""
         import alsaaudio
 
         assert self._pcm is not None and self._poll is not None and self._converter is not None
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                length, data = self._pcm.read()
+                ready = (self._pcm.state() == alsaaudio.PCM_STATE_PREPARED
+                         or self._pcm.avail() >= self._period_frames)
+                length, data = self._pcm.read() if ready else (0, b"")
             except alsaaudio.ALSAAudioError as exc:
                 raise SourceError(f"ALSA read failed on {self.device!r}: {exc}") from None
             if length == -errno.EPIPE:
                 return Chunk(b"", xrun=True)
             if length < 0:
                 raise SourceError(f"ALSA read on {self.device!r} returned {length}")
-            if length > 0:
-                return Chunk(self._converter.convert(data))
+            if length > 0 and (pcm := self._converter.convert(data)):
+                return Chunk(pcm)
             remaining_ms = int((deadline - time.monotonic()) * 1000)
-            ready = self._poll.poll(max(0, remaining_ms)) if remaining_ms > 0 else []
-            if not ready:
+            if remaining_ms <= 0 or not self._poll.poll(remaining_ms):
                 raise SourceStalled(f"no frames from {self.device!r} for {timeout_s:g} s")
             # Let the driver (or plugin) consume the wake-up, or poll stays ready forever.
             self._pcm.polldescriptors_revents(self._descriptors)

@@ -105,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gateway_url", "AGENT_GATEWAY_URL", "Gateway WebSocket URL (ws:// or wss://).", _url),
     Setting("device_id", "AGENT_DEVICE_ID", "Device id; empty uses the host name.", str),
     Setting("source", "AGENT_SOURCE",
-            "alsa:DEVICE (e.g. alsa:plughw:CARD=Device,DEV=0), or a fake: wav:PATH, "
+            "alsa:DEVICE (alsa:card:ID, alsa:usb:PORT or an ALSA PCM name), or a fake: wav:PATH, "
             "wav-paced:PATH, tone:HZ, silence.", _source),
     Setting("period_ms", "AGENT_PERIOD_MS", "ALSA period, milliseconds.", int, between(20, 100)),
     Setting("channel", "AGENT_CHANNEL",
