@@ -1,7 +1,7 @@
 """The gateway benchmark: real gunicorn gateway, real Tansu broker, our own load generator.
 
 Every event is read back from Kafka and its PCM hash compared (lost / duplicated /
-corrupted). Scenarios: realtime, burst, overload, stall, and the floor (a raw confluent-kafka
+corrupted). Scenarios: realtime, burst, overload, stall, handshake, and the floor (a raw confluent-kafka
 producer sending the same payload sizes one at a time, measured in the same run).
 
     .venv/bin/python -m bench.gateway_bench            # ~3 minutes; writes bench/results/
@@ -166,6 +166,20 @@ def stall(gateway: GatewayProcess, broker: Broker, reader: KafkaReader) -> Figur
     return figures
 
 
+def handshake(gateway: GatewayProcess, count: int = 50) -> Figures:
+    """One connection at a time: TCP connect + HTTP upgrade until the 101 is read."""
+    latencies = []
+    for _ in range(count):
+        began = time.monotonic()
+        ws = RawWebSocket(gateway.ws_url)
+        latencies.append(time.monotonic() - began)
+        ws.next_text()  # `connected`: the handler runs; then the client leaves
+        ws.close()
+    return Figures(f"handshake: {count} connections one at a time, connect to 101",
+                   utterances=count, published=count, latencies_s=latencies,
+                   wall_s=sum(latencies))
+
+
 def floor(bootstrap: str, pcm_bytes: int, count: int) -> Figures:
     """A raw producer sending events of the same size one at a time, waiting for each report."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
@@ -263,13 +277,14 @@ def main() -> int:
         bu = burst(gateway, reader, args.rounds)
         ov = overload(gateway, reader)
         st = stall(gateway, broker, reader)
+        hs = handshake(gateway)
         floor_rt = floor(broker.bootstrap, int(args.realtime_seconds * BYTES_PER_S), 30)
         floor_burst = floor(broker.bootstrap, BURST_BYTES, 30)
     finally:
         reader.close()
         gateway.stop()
         broker.stop()
-    rows = [rt, bu, ov, st, floor_rt, floor_burst]
+    rows = [rt, bu, ov, st, hs, floor_rt, floor_burst]
     ratios = {
         "realtime p50 / floor p50 (same size)": rt.p50 / floor_rt.p50,
         "realtime p99 / floor p99 (same size)": rt.pct(0.99) / floor_rt.pct(0.99),
@@ -278,6 +293,10 @@ def main() -> int:
     report = [table(rows), "", "| ratio (same run) | value | target |", "|---|---|---|"]
     targets = ["≤ 2", "≤ 4", "≥ 0.6"]
     report += [f"| {k} | {v:.2f} | {t} |" for (k, v), t in zip(ratios.items(), targets, strict=True)]
+    report += [f"| handshake p50, ms | {1000 * hs.p50:.2f} | ≤ 2 |",
+               f"| CPU s / audio-min, realtime | {rt.cpu_per_audio_min:.3f} | ≤ 0.05 |",
+               f"| peak PSS MiB, realtime (arbiter + worker) | {rt.peak_pss_mib:.1f} | ≤ 60 |",
+               f"| peak PSS MiB, burst | {bu.peak_pss_mib:.1f} | ≤ 80 |"]
     report += ["", f"stall: {st.extra}"]
     text = "\n".join(report)
     print(text)

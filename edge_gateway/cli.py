@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-gateway: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    from edge_gateway.server import GatewayServer
+    from edge_gateway.hosting.gunicorn_app import GatewayServer
 
     GatewayServer(settings).run()
     return 0

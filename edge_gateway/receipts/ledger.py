@@ -95,7 +95,8 @@ class SegmentLedger:
         self._crash_before_receipt = crash_before_receipt
         self._owned_publishes = 0
         self._late_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="late-receipts")
-        """Late reports arrive on the Kafka poller thread, which must not wait on Kafka."""
+        """What late reports write: they arrive on the Kafka poller thread, which must not
+        wait on Kafka."""
 
     def known(self, key: SegmentKey) -> Location | None:
         """The receipt the book already has for `key`, if any (no Kafka round trip)."""
@@ -158,6 +159,8 @@ class SegmentLedger:
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
             raise
         self._crash_if_asked()
+        # Before the reply, not after: a worker killed right after answering must leave the
+        # receipt behind, or a prompt retry would wait out the orphan time (issue 13 tried it).
         self._write_quietly(Published(claim.key, location, self._wall_ms()), partition)
         self._settle(claim.key)
         return location

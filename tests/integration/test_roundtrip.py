@@ -88,12 +88,14 @@ def test_health_readiness_and_metrics(gateway: GatewayProcess) -> None:
 def test_plain_gunicorn_command_serves_the_same_app(broker, workdir, reader: KafkaReader) -> None:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     g = GatewayProcess(workdir, broker.bootstrap, TOPIC, command=[
-        gunicorn, "-c", "python:edge_gateway.gunicorn_conf", "edge_gateway.wsgi:app"]).start()
+        gunicorn, "-c", "python:edge_gateway.hosting.gunicorn_config",
+        "edge_gateway.hosting.wsgi:app"]).start()
     try:
         pcm = tone_pcm(0.3)
         result = stream_utterance(g.ws_url, frames_of(pcm, 3200))
         assert result.final["event"] == "published"
         assert reader.find(result.correlation_id).pcm == pcm
-        assert "Using worker: edge_gateway.gunicorn_worker.GatewayThreadWorker" in g.log_path.read_text()
+        worker = "edge_gateway.hosting.gthread_worker.GatewayThreadWorker"
+        assert f"Using worker: {worker}" in g.log_path.read_text()
     finally:
         g.stop()

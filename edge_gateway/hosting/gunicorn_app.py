@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
-from edge_gateway.logs import gunicorn_logconfig
+from edge_gateway.hosting.gunicorn_logging import gunicorn_logconfig
 from edge_gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
         **tls,
         "bind": [settings.bind],
         "workers": 1,
-        "worker_class": "edge_gateway.gunicorn_worker.GatewayThreadWorker",
+        "worker_class": "edge_gateway.hosting.gthread_worker.GatewayThreadWorker",
         "threads": settings.threads,
         "worker_connections": settings.threads * 4,
         "timeout": WORKER_HEARTBEAT_TIMEOUT_S,
@@ -66,6 +66,6 @@ class GatewayServer(BaseApplication):
     def load(self) -> Flask:
         # Imported here, in the worker after fork: the arbiter never loads Flask, librdkafka
         # or fastavro, which keeps it small (it only supervises).
-        from edge_gateway.worker import build_app
+        from edge_gateway.hosting.app_factory import build_app
 
         return build_app(self.settings)

@@ -1,9 +1,9 @@
-"""For `gunicorn -c python:edge_gateway.gunicorn_conf edge_gateway.wsgi:app`.
+"""For `gunicorn -c python:edge_gateway.hosting.gunicorn_config edge_gateway.hosting.wsgi:app`.
 
 Applies the same gunicorn options as `edge-gateway serve`, from the environment.
 """
 
-from edge_gateway.server import gunicorn_options
+from edge_gateway.hosting.gunicorn_app import gunicorn_options
 from edge_gateway.settings import load_settings
 from ingress_common.sd_notify import hide_from_gunicorn
 
