@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,13 +55,13 @@ def group_of(stack: list[str]) -> str:
 
 def profile(gateway: GatewayProcess, load: threading.Thread, out: Path) -> collections.Counter[str]:
     worker = gateway.worker_pids()[-1]
-    spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker), "--rate", str(SAMPLE_RATE),
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(worker), "--rate", str(SAMPLE_RATE),
                             "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     load.start()
     load.join()
-    spy.terminate()
+    spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
     spy.wait(30)
     counts: collections.Counter[str] = collections.Counter()
     for line in out.read_text().splitlines():
