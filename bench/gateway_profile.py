@@ -55,7 +55,8 @@ def group_of(stack: list[str]) -> str:
 
 def profile(gateway: GatewayProcess, load: threading.Thread, out: Path) -> collections.Counter[str]:
     worker = gateway.worker_pids()[-1]
-    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(worker), "--rate", str(SAMPLE_RATE),
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    spy = subprocess.Popen([py_spy, "record", "--pid", str(worker), "--rate", str(SAMPLE_RATE),
                             "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
