@@ -130,7 +130,7 @@ class AudioConnection:
         session, publisher = self.session, self._handler.publisher
         key, ledger = self.key, self._handler.ledger
         if key is None or ledger is None:
-            return publisher.publish(session.pcm, session.start, self.correlation_id)
+            return self._publish_buffered()
 
         def publish_audio(late: LateLocation) -> Location:
             published = publisher.publish(session.pcm, session.start, self.correlation_id,
@@ -143,6 +143,13 @@ class AudioConnection:
             _LOGGER.info("repeat of a published segment; first receipt sent",
                          extra={**self._log, "segment_id": key.segment_id})
         return _receipt(outcome.location, key, outcome.duplicate)
+
+    def _publish_buffered(self) -> Published:
+        """v1: publish the whole samples buffered so far (at done, a timeout, or a client
+        that left without done). Raises StreamRefused when Kafka refused it."""
+        session = self.session
+        pcm = session.pcm[: session.buffered_bytes // 2 * 2]
+        return self._handler.publisher.publish(pcm, session.start, self.correlation_id)
 
     def _publish_and_report(self) -> None:
         try:
@@ -157,8 +164,7 @@ class AudioConnection:
         location: Published | None = None
         if self.key is None and self.session.buffered_bytes >= 2:
             try:
-                location = self._handler.publisher.publish(self.session.pcm, self.session.start,
-                                                           self.correlation_id)
+                location = self._publish_buffered()
             except StreamRefused as refusal:
                 self._refuse(refusal)
                 return
@@ -188,13 +194,11 @@ class AudioConnection:
             _LOGGER.info("client left before done; segment not published (all or nothing)",
                          extra={**self._log, "segment_id": self.key.segment_id})
             return
-        session = self.session
-        if session.buffered_bytes < 2:
+        if self.session.buffered_bytes < 2:
             _LOGGER.info("client left before sending audio", extra=self._log)
             return
-        pcm = session.pcm[: session.buffered_bytes // 2 * 2]
         try:
-            self._handler.publisher.publish(pcm, session.start, self.correlation_id)
+            self._publish_buffered()
         except StreamRefused as refusal:
             _LOGGER.warning("abandoned stream not published: %s", refusal.message,
                             extra={**self._log, "code": refusal.code})
