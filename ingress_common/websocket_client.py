@@ -75,6 +75,7 @@ class Client(simple_websocket.Client):
             finally:
                 socket.setdefaulttimeout(previous)
         ws.sock.settimeout(io_timeout_s)
+        _no_delay(ws.sock)
         if io_timeout_s is not None:
             _keepalive(ws.sock, io_timeout_s)
             ws.sock = _SendAll(ws.sock)
@@ -93,6 +94,13 @@ class _SendAll:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Nagle's algorithm off: `done` after the last frames must not wait for their ACK,
+    which the receiver delays by 40 ms (49.9 ms vs 6.7 ms done→published, measured)."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _keepalive(sock: socket.socket, idle_s: float) -> None:
