@@ -32,7 +32,7 @@ from types import ModuleType
 
 import numpy as np
 
-from device_agent.segmenter import Segmenter, SegmenterConfig
+from device_agent.segmenter import Segmenter, SegmenterConfig, Stamp
 from device_agent.voice_activity import DetectorConfig
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
@@ -138,7 +138,7 @@ def segments_of(make: Callable[[], object], pcm: bytes) -> tuple[list[tuple[int,
     chunk = 640 * 5  # 100 ms, the agent's default ALSA period
     events = []
     for i in range(0, len(pcm), chunk):
-        events += segmenter.push(pcm[i: i + chunk], _stamp(i))  # type: ignore[attr-defined]
+        events += segmenter.push(pcm[i: i + chunk], Stamp(i * 31250, i * 31250))  # type: ignore[attr-defined]
     events += segmenter.flush()  # type: ignore[attr-defined]
     cpu = time.process_time() - began
     for event in events:
@@ -151,10 +151,6 @@ def segments_of(make: Callable[[], object], pcm: bytes) -> tuple[list[tuple[int,
             spans.append((start, start + length))
     return spans, cpu
 
-
-def _stamp(i: int) -> object:
-    from device_agent.segmenter import Stamp
-    return Stamp(i * 31250, i * 31250)
 
 
 @dataclass

@@ -118,6 +118,8 @@ class AlsaSource:
         self._poll: select.poll | None = None
         self._descriptors: list[tuple[int, int]] = []
         self._period_frames = 0
+        self._started = False
+        """The first read starts the prepared stream."""
 
     def open(self) -> None:
         import alsaaudio
@@ -140,6 +142,7 @@ class AlsaSource:
             raise
         self.format = fmt
         self._period_frames = int(self._pcm.info()["period_size"])
+        self._started = False
         self._converter = Converter(fmt, self.channel)
         self._poll = select.poll()
         self._descriptors = self._pcm.polldescriptors()
@@ -162,9 +165,9 @@ class AlsaSource:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                ready = (self._pcm.state() == alsaaudio.PCM_STATE_PREPARED
-                         or self._pcm.avail() >= self._period_frames)
+                ready = not self._started or self._pcm.avail() >= self._period_frames
                 length, data = self._pcm.read() if ready else (0, b"")
+                self._started = True
             except alsaaudio.ALSAAudioError as exc:
                 raise SourceError(f"ALSA read failed on {self.device!r}: {exc}") from None
             if length == -errno.EPIPE:

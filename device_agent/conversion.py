@@ -35,7 +35,7 @@ class Converter:
             steps.append(str(self.picker.policy))
         if self._resampler is not None:
             steps.append(f"soxr {RESAMPLER_QUALITY} {self.fmt.rate_hz}→{SAMPLE_RATE_HZ} Hz")
-        return " → ".join(steps) if len(steps) > 1 or not self._passthrough else str(self.fmt)
+        return " → ".join(steps)
 
     def convert(self, data: bytes) -> bytes:
         if self._passthrough:
@@ -45,7 +45,7 @@ class Converter:
 
     def flush(self) -> bytes:
         """The resampler's tail at the end of a finite input."""
-        if self._passthrough or self._resampler is None:
+        if self._resampler is None:  # also covers the passthrough
             return b""
         return self._finish(np.zeros(0, dtype=np.float32), last=True)
 

@@ -40,7 +40,7 @@ FLOOR_PERCENTILE = 0.10
 FLOOR_WARMUP_S = 1.0
 """Until this much has been heard the floor is each bin's minimum so far."""
 FLOOR_UPDATE_WINDOWS = 10
-PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - 0.10))
+PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - FLOOR_PERCENTILE))
 """A noise bin's power is exponentially distributed: its 10th percentile lies 9.8 dB under
 its mean."""
 HOLD_FACTOR = 0.6
@@ -78,7 +78,8 @@ class NoiseFloor:
         self._history = np.zeros((round(FLOOR_HISTORY_S / WINDOW_S), int(_BAND.sum())))
         self._count = 0
         self._since_update = 0
-        self.bins_db = np.full(self._history.shape[1], SILENT_DBFS)
+        self.bins_power = np.full(self._history.shape[1], 10 ** (SILENT_DBFS / 10))
+        """The same floor as power, what each window is divided by."""
 
     def add(self, bins_db: np.ndarray) -> None:
         self._history[self._count % len(self._history)] = bins_db
@@ -89,7 +90,7 @@ class NoiseFloor:
             seen = self._history[: min(self._count, len(self._history))]
             floor = (np.percentile(seen, 100 * FLOOR_PERCENTILE, axis=0) if warm
                      else seen.min(axis=0))
-            self.bins_db = floor + PERCENTILE_TO_MEAN_DB
+            self.bins_power = 10 ** ((floor + PERCENTILE_TO_MEAN_DB) / 10)
             self._since_update = 0
 
 
@@ -118,10 +119,9 @@ class VoiceDetector:
         as 0 dB there (digital silence would otherwise score far below any room)."""
         samples = np.frombuffer(window, dtype="<i2").astype(np.float64)
         power = np.abs(np.fft.rfft(samples * _HANN)[_BAND]) ** 2 + 1.0
-        bins_db = 10 * np.log10(power)
-        raw = 10 * math.log10(float(np.mean(10 ** ((bins_db - self.floor.bins_db) / 10))))
+        raw = 10 * math.log10(float(np.mean(power / self.floor.bins_power)))
         level = 10 * math.log10(2.0 * float(power.sum()) / _HANN_POWER / _FULL_SCALE_SQUARE)
-        self.floor.add(bins_db)
+        self.floor.add(10 * np.log10(power))
         snr = raw - self._center
         self.last_snr_db = snr
         start = max(self.config.margin_db, SPREAD_FACTOR * self._spread)
