@@ -29,10 +29,16 @@ ETC = "/etc/edge-audio-ingress"
 RATE = 48000
 
 
-def site_packages() -> str:
+def checkout_binds() -> dict[Path, str]:
+    """What the unit needs from this checkout, bound piece by piece: a checkout made with
+    `mktemp -d` is mode 0700, and the unit's DynamicUser could not enter it if it were
+    bound whole (its subdirectories are 0755)."""
     found = sorted((REPO / ".venv/lib").glob("python3*/site-packages"))
     assert found, "no .venv: run scripts/bootstrap.sh"
-    return f"{SRC}/{found[0].relative_to(REPO)}"
+    return {REPO / "device_agent": f"{SRC}/device_agent",
+            REPO / "ingress_common": f"{SRC}/ingress_common",
+            build().parent: f"{SRC}/alsa_fixture",
+            found[0].resolve(): f"{SRC}/site-packages"}
 
 
 def test_the_shipped_agent_unit_runs_under_real_systemd(
@@ -47,13 +53,13 @@ def test_the_shipped_agent_unit_runs_under_real_systemd(
     (audio / "mic.raw").chmod(0o644)
     mic = FixtureDevice("usbmic", Path("/srv/edge-mic/mic.raw"), RATE, 2)
     try:
-        container = Container(tmp_path, {REPO: SRC, audio: "/srv/edge-mic"})
+        container = Container(tmp_path, {**checkout_binds(), audio: "/srv/edge-mic"})
     except NspawnUnavailable as exc:
         pytest.skip(str(exc))
     with container:
         container.write(f"{ETC}/asound.conf",
-                        f'pcm_type.fixture {{ lib "{SRC}/devkit/alsa_fixture/build/'
-                        f'libasound_module_pcm_fixture.so" }}\n' + mic.asoundrc())
+                        f'pcm_type.fixture {{ lib "{SRC}/alsa_fixture/{build().name}" }}\n'
+                        + mic.asoundrc())
         container.write(f"{ETC}/agent.env", "\n".join([
             f"AGENT_GATEWAY_URL={gateway.ws_url}", f"AGENT_DEVICE_ID={device_id}",
             "AGENT_SOURCE=alsa:usbmic", "AGENT_STATUS_INTERVAL_S=5",
@@ -63,7 +69,7 @@ def test_the_shipped_agent_unit_runs_under_real_systemd(
                         (REPO / "systemd/device-agent.service").read_text())
         container.write("/etc/systemd/system/device-agent.service.d/checkout.conf", "\n".join([
             "[Service]", "ExecStart=", "ExecStart=/usr/bin/python3 -m device_agent run",
-            f"Environment=PYTHONPATH={SRC}:{site_packages()}", ""]))
+            f"Environment=PYTHONPATH={SRC}:{SRC}/site-packages", ""]))
         container.run("systemctl", "daemon-reload")
         container.run("systemctl", "start", "device-agent.service", timeout_s=60)
 
