@@ -28,7 +28,7 @@ class ReadEvent:
 
     @property
     def pcm(self) -> bytes:
-        return wav_to_pcm(self.event.wav)[0]
+        return wav_to_pcm(bytes(self.event.wav))[0]
 
 
 class KafkaReader:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from edge_gateway.audio import pcm_to_wav
+from edge_gateway.audio import wav_parts
 from edge_gateway.events import AudioInputEvent, EventSerializer
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
@@ -41,15 +41,17 @@ class UtterancePublisher:
 
         late = None if on_late is None else (
             lambda delivery: on_late(None if delivery is None else published_at(delivery)))
-        event = AudioInputEvent.create(correlation_id, pcm_to_wav(pcm, start.sample_rate_hz),
+        event = AudioInputEvent.create(correlation_id, wav_parts(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
         value = self._serialize(event, self._kafka.topic)
-        del event  # the WAV copy is not needed while waiting for Kafka
+        del event
         try:
-            delivery = self._kafka.publish(
+            sending = self._kafka.send(
                 value, key=key, headers=_headers(start, correlation_id, len(pcm), duration_ms),
-                partition=partition_for(key, self._kafka.partitions()), on_late=late)
+                partition=partition_for(key, self._kafka.partitions()))
+            del value  # librdkafka holds its own copy while we wait
+            delivery = self._kafka.wait(sending, on_late=late)
         except (PublishFailed, PublishUnconfirmed) as refusal:
             self._metrics.publish_failed.labels(refusal.code).inc()
             raise

@@ -1,7 +1,8 @@
 """The Kafka publisher: one idempotent producer per worker process, one poller thread.
 
 `publish()` blocks only its calling connection thread: it produces the event and waits on
-that message's own delivery report, which the poller thread delivers. A stalled broker
+that message's own delivery report, which the poller thread delivers (`send()` and
+`wait()` are its two halves, for a caller with something to do in between). A stalled broker
 therefore stalls the streams that are publishing, never the others.
 
 An idempotent producer can be left unusable by an outage: after in-flight messages time
@@ -30,6 +31,10 @@ from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 _LOGGER = throttled_logger(__name__)
 """Throttled: an outage makes the error callback repeat itself many times a second."""
 POLL_INTERVAL_S = 0.1
+DEFAULT_LINGER_MS = 0
+"""Each connection waits on its own message, so nothing would join a batch while a lone
+utterance lingered: linger.ms 1 cost 1.0 ms per write, 5 (librdkafka's default) 5 ms
+(docs/benchmarks.md, issue 13). KAFKA_CONFIG can still set it."""
 HEADROOM_BYTES = 256 * 1024
 """message.max.bytes is the largest event plus this much (record batch framing, headers)."""
 _UNCONFIRMED_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT,
@@ -54,9 +59,12 @@ LateReport = Callable[[Delivery | None], None]
 None when Kafka failed it (it may still have landed if the failure was a timeout)."""
 
 
-class _PendingDelivery:
-    def __init__(self, generation: int) -> None:
+class InFlight:
+    """One produced message, until its delivery report; `KafkaPublisher.wait` awaits it."""
+
+    def __init__(self, generation: int, size: int) -> None:
         self.generation = generation
+        self.size = size
         self.done = threading.Event()
         self.error: KafkaError | None = None
         self.delivery: Delivery | None = None
@@ -100,7 +108,7 @@ def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeou
         "enable.idempotence": True,
         "message.max.bytes": max_event_bytes + HEADROOM_BYTES,
         "message.timeout.ms": int(publish_timeout_s * 1000),
-        "linger.ms": passthrough.get("linger.ms", 1),
+        "linger.ms": passthrough.get("linger.ms", DEFAULT_LINGER_MS),
         "logger": kafka_logger("producer"),
     }
 
@@ -134,8 +142,13 @@ class KafkaPublisher:
                 on_late: LateReport | None = None) -> Delivery:
         """Produce and wait for the delivery report; raise PublishUnconfirmed/PublishFailed.
         When the wait times out, `on_late` is told the outcome once it is known."""
+        return self.wait(self.send(value, key, headers, topic, partition), on_late)
+
+    def send(self, value: bytes, key: str, headers: Mapping[str, str],
+             topic: str | None = None, partition: int | None = None) -> InFlight:
+        """Produce without waiting; raise at once when the producer refuses the message."""
         with self._swap_lock:
-            producer, pending = self._producer, _PendingDelivery(self._generation)
+            producer, pending = self._producer, InFlight(self._generation, len(value))
         try:
             producer.produce(topic or self.topic, value=value, key=key,
                              partition=-1 if partition is None else partition,
@@ -147,6 +160,10 @@ class KafkaPublisher:
             if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
                 self._too_large = min(self._too_large or len(value), len(value))
             raise PublishFailed(f"Kafka refused the event: {err.name()}") from None
+        return pending
+
+    def wait(self, pending: InFlight, on_late: LateReport | None = None) -> Delivery:
+        """Wait for a sent message's delivery report (at most the publish timeout)."""
         if not pending.done.wait(self.publish_timeout_s):
             if on_late is not None:
                 pending.report_late(on_late)
@@ -159,10 +176,10 @@ class KafkaPublisher:
                 raise PublishFailed(f"Kafka refused this producer ({pending.error.name()}); "
                                     "the gateway is replacing it: retry")
             if pending.error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                self._too_large = min(self._too_large or len(value), len(value))
+                self._too_large = min(self._too_large or pending.size, pending.size)
             raise _refusal_for(pending.error)
         assert pending.delivery is not None
-        if self._too_large and len(value) >= self._too_large:
+        if self._too_large and pending.size >= self._too_large:
             self._too_large = 0  # the topic takes events this large again
         return pending.delivery
 

@@ -71,6 +71,8 @@ class AudioConnection:
         self.correlation_id = correlation_id
         self.session = StreamSession(handler.limits, handler.clock(), device_id)
         self._on_verdict: Callable[[], None] | None = on_verdict
+        self._after_reply: Callable[[], None] = _nothing
+        """Runs after the final message, before the close (the receipt's confirmation)."""
         self._log = {"correlation_id": correlation_id, "device_id": device_id}
 
     @property
@@ -138,6 +140,7 @@ class AudioConnection:
             return _location(published)
 
         outcome = ledger.publish_once(key, publish_audio)
+        self._after_reply = outcome.confirm
         if outcome.duplicate:
             self._handler.metrics.duplicates.inc()
             _LOGGER.info("repeat of a published segment; first receipt sent",
@@ -214,9 +217,19 @@ class AudioConnection:
             release()
         try:
             self._send(event)
-            self._ws.close(close_code, reason)
         except ConnectionClosed:
             _LOGGER.info("client was gone before the final message", extra=self._log)
+            return
+        finally:
+            self._after_reply()
+        try:
+            self._ws.close(close_code, reason)
+        except ConnectionClosed:
+            _LOGGER.info("client was gone before the close", extra=self._log)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _location(published: Published) -> Location:

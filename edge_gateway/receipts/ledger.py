@@ -4,7 +4,9 @@ first receipt.
 1. The book already has a receipt: answer with it (`duplicate`), write nothing.
 2. Else write a `Claim` to the device's receipts partition and read that partition back
    up to the claim. The first claim of the segment in the log owns it.
-3. The owner publishes the audio, then writes `Published` with where it landed. A publish
+3. The owner publishes the audio, then writes `Published` with where it landed: it sends
+   the receipt, the stream replies, and then waits for the receipt to be in Kafka before
+   closing (`Outcome.confirm`: one round trip off the reply). A publish
    Kafka refused for sure (nothing can land) writes `Abandoned`, so a retry may claim it
    again; a publish left unconfirmed keeps the claim, and its late delivery report
    writes the receipt.
@@ -70,10 +72,16 @@ class LedgerTimes:
         return self.orphan_after_s + self.skew_s
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Outcome:
     location: Location
     duplicate: bool
+    confirm: Callable[[], None] = _nothing
+    """Waits until this publish's receipt is in Kafka; the caller runs it after replying."""
 
 
 class SegmentLedger:
@@ -113,7 +121,8 @@ class SegmentLedger:
             if isinstance(state, Landed):
                 return Outcome(state.location, duplicate=True)
             if state is None or state.claim_offset == offset:
-                return Outcome(self._publish_as_owner(claim, offset, publish), duplicate=False)
+                location, confirm = self._publish_as_owner(claim, offset, publish)
+                return Outcome(location, duplicate=False, confirm=confirm)
             if self._mine_and_idle(key, state):
                 self._write(Abandoned(key, state.claim_offset, self._wall_ms()),
                             self._partition(key))
@@ -143,7 +152,8 @@ class SegmentLedger:
             raise SegmentInProgress("the claim was superseded; retry")
         return claim, offset, state
 
-    def _publish_as_owner(self, claim: Claim, offset: int, publish: PublishAudio) -> Location:
+    def _publish_as_owner(self, claim: Claim, offset: int,
+                          publish: PublishAudio) -> tuple[Location, Callable[[], None]]:
         partition = self._partition(claim.key)
         if self._wall_ms() - claim.at_ms > self._times.claim_start_s * 1000:
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
@@ -159,11 +169,39 @@ class SegmentLedger:
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
             raise
         self._crash_if_asked()
-        # Before the reply, not after: a worker killed right after answering must leave the
-        # receipt behind, or a prompt retry would wait out the orphan time (issue 13 tried it).
-        self._write_quietly(Published(claim.key, location, self._wall_ms()), partition)
-        self._settle(claim.key)
-        return location
+        # Sent before the reply and confirmed before the close: a client that saw the
+        # connection close finds the receipt, however soon the worker is killed after.
+        return location, self._send_receipt(claim.key, location, partition)
+
+    def _send_receipt(self, key: SegmentKey, location: Location,
+                      partition: int) -> Callable[[], None]:
+        """Send `key`'s Published receipt; the call returned waits until it is in Kafka.
+        The key stays unsettled until then: a receipt that failed leaves the claim to be
+        resolved from the audio topic after its expiry, never freed for a second publish."""
+        try:
+            sending = self._kafka.send(encode(Published(key, location, self._wall_ms())),
+                                       key=key.device_id, headers={}, topic=self._topic,
+                                       partition=partition)
+        except (PublishFailed, PublishUnconfirmed) as exc:
+            self._receipt_lost(key, exc)
+            return _nothing
+        confirmed = threading.Event()
+
+        def confirm() -> None:
+            if confirmed.is_set():
+                return
+            confirmed.set()
+            try:
+                self._kafka.wait(sending)
+            except (PublishFailed, PublishUnconfirmed) as exc:
+                self._receipt_lost(key, exc)
+                return
+            self._settle(key)
+        return confirm
+
+    def _receipt_lost(self, key: SegmentKey, exc: PublishFailed | PublishUnconfirmed) -> None:
+        _LOGGER.warning("receipt not written; the claim will be resolved from the audio "
+                        "topic: %s", exc.message, extra={"segment_id": key.segment_id})
 
     def _settle(self, key: SegmentKey) -> None:
         with self._lock:
@@ -214,9 +252,7 @@ class SegmentLedger:
         def late(location: Location | None) -> None:
             if location is None:
                 return  # failed after the timeout: unknown; the claim expires and is resolved
-            self._settle(key)
-            self._late_work.submit(self._write_quietly,
-                                   Published(key, location, self._wall_ms()), partition)
+            self._late_work.submit(lambda: self._send_receipt(key, location, partition)())
         return late
 
     def _abandon_if_landed(self, claim: Claim) -> LateReport:

@@ -8,10 +8,13 @@ import pytest
 from devkit.broker import Broker
 from edge_gateway.publisher import KafkaPublisher, producer_config
 from ingress_common.refusals import PublishFailed
-from tests.conftest import TOPIC
+
+TOPIC = "too-small-probe"
+"""Its own topic: the raw bytes it writes are no AudioInputEvent for other tests' readers."""
 
 
 def test_a_too_large_refusal_makes_the_publisher_not_ready(broker: Broker) -> None:
+    broker.create_topic(TOPIC)
     config = producer_config(broker.bootstrap, 10_000, 5.0, {})
     config["message.max.bytes"] = 20_000  # as if the topic took only 20 kB
     kafka = KafkaPublisher(config, TOPIC, 5.0)

@@ -27,3 +27,5 @@ def test_producer_config_sizes_messages_above_the_largest_event() -> None:
     assert config["acks"] == "all" and config["enable.idempotence"] is True
     assert config["message.timeout.ms"] == 10000
     assert config["client.id"] == "x"
+    assert config["linger.ms"] == "5", "KAFKA_CONFIG wins"
+    assert producer_config("b:9092", 1, 1.0, {})["linger.ms"] == 0, "a lone event is not held"
