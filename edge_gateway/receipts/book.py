@@ -55,6 +55,8 @@ class ReceiptBook:
         self._entries: OrderedDict[SegmentKey, State] = OrderedDict()
         self._positions: dict[int, int] = {}
         self._changed = threading.Condition()
+        self.wanted = threading.Event()
+        """Set when someone needs the book read to the log's end (the follower's cue)."""
         self.evicted = 0
 
     def apply(self, partition: int, offset: int, record: Record | None) -> None:
@@ -82,8 +84,13 @@ class ReceiptBook:
         with self._changed:
             return self._positions.get(partition, 0)
 
+    def want(self) -> None:
+        """Ask for the log to be read to its end soon (the follower rests until then)."""
+        self.wanted.set()
+
     def wait_past(self, partition: int, offset: int, timeout_s: float) -> bool:
         """True once the record at `offset` in `partition` is applied."""
+        self.want()
         with self._changed:
             return self._changed.wait_for(lambda: self._positions.get(partition, 0) > offset,
                                           timeout_s)

@@ -4,6 +4,13 @@ It assigns every partition directly (no group join), starting a window before no
 never commits. `caught_up` is set once every partition has been read to its end once;
 the gateway reports ready only after that, so a restarted gateway knows what it
 published before answering a retry.
+
+Between reads it is paused: a consumer that keeps fetching costs a core's percent for
+nothing on a broker that answers empty fetches at once (Tansu does; docs/benchmarks.md,
+issue 13). It reads to the end again when the book is wanted (`ReceiptBook.want`: a claim
+waiting to be read back, or a record the ledger just wrote) and every `REFRESH_S`, so
+other gateways' receipts reach the book even when nothing here asks. Resuming makes
+librdkafka report the end of every partition again, which is how a round ends.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from ingress_common.log_throttle import throttled_logger
 
 _LOGGER = throttled_logger(__name__)
 POLL_S = 0.5
+REFRESH_S = 5.0
+"""Read to the end at least this often, wanted or not."""
 FETCH_WAIT_MS = 10
 """How long the broker may hold an empty fetch: the delay before a claim is read back."""
 RETRY_S = 1.0
@@ -69,8 +78,16 @@ class ReceiptFollower(threading.Thread):
         consumer = Consumer(self._config)
         try:
             partitions = self._assign(consumer)
+            assigned = [TopicPartition(self.topic, p) for p in range(partitions)]
             at_end: set[int] = set()
             while not self._stopping.is_set():
+                if len(at_end) >= partitions:  # a round is over: rest until wanted
+                    consumer.pause(assigned)
+                    self._book.wanted.wait(REFRESH_S)
+                    self._book.wanted.clear()  # before resuming: a later want is another round
+                    at_end.clear()
+                    consumer.resume(assigned)
+                    continue
                 msg = consumer.poll(POLL_S)
                 if msg is None:
                     continue

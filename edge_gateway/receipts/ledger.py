@@ -196,6 +196,8 @@ class SegmentLedger:
             except (PublishFailed, PublishUnconfirmed) as exc:
                 self._receipt_lost(key, exc)
                 return
+            finally:
+                self._book.want()
             self._settle(key)
         return confirm
 
@@ -275,8 +277,11 @@ class SegmentLedger:
 
     def _write(self, record: Record, partition: int,
                on_late: LateReport | None = None) -> Delivery:
-        return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
-                                   topic=self._topic, partition=partition, on_late=on_late)
+        try:
+            return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
+                                       topic=self._topic, partition=partition, on_late=on_late)
+        finally:
+            self._book.want()  # read it back in the background, before the next claim
 
     def _write_quietly(self, record: Record, partition: int) -> None:
         """A receipt whose loss is recoverable (a claim without one is resolved later)."""
