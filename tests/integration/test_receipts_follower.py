@@ -71,7 +71,8 @@ def test_an_idle_follower_stops_fetching_and_reads_again_when_wanted(broker: Bro
         assert delivered.is_set()
         began = time.monotonic()
         assert book.wait_past(1, 0, 5.0), "a wanted read gets the new record"
-        assert time.monotonic() - began < REFRESH_S / 2, "read when wanted, not at the refresh"
+        # after a rest: a resume alone waited for the fetcher's next tick (~0.7 s measured)
+        assert time.monotonic() - began < 0.25, "read when wanted, at once"
         assert book.lookup(key) is not None
     finally:
         follower.stop()
