@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import signal
 import subprocess
 import sys
@@ -24,9 +25,11 @@ from pathlib import Path
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import BYTES_PER_S, run_clients
+from devkit.procstat import Watch, sample
 from edge_gateway.settings import DEFAULT_TOPIC
 
 SAMPLE_RATE = 250
+TICKS = os.sysconf("SC_CLK_TCK")
 GROUPS = [  # (label, substrings of a frame "function (file)"), first match wins, leaf upward
     ("wsproto frame parsing", ("wsproto/",)),
     ("socket recv / select", ("recv_into", "select (", "_readable", "sock_recv")),
@@ -43,6 +46,24 @@ GROUPS = [  # (label, substrings of a frame "function (file)"), first match wins
     ("gunicorn", ("gunicorn/",)),
     ("threading", ("threading.py", "concurrent/futures")),
 ]
+
+
+def thread_cpu(pids: list[int]) -> collections.Counter[str]:
+    """CPU seconds so far per thread kind (its name with digits dropped), over `pids`, plus
+    each process's total under "(process)" so threads that ended can be told apart."""
+    out: collections.Counter[str] = collections.Counter()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+                name = (task / "comm").read_text().strip()
+            except OSError:
+                continue  # ended while being read
+            fields = stat[stat.rindex(")") + 2:].split()
+            kind = ("arbiter: " if pid == pids[0] else "") + name.rstrip("0123456789_-")
+            out[kind] += (int(fields[11]) + int(fields[12])) / TICKS
+        out["(process)"] += sample(pid).cpu_s
+    return out
 
 
 def group_of(stack: list[str]) -> str:
@@ -87,17 +108,46 @@ def main() -> int:
     }
     try:
         for name, load in loads.items():
+            before = thread_cpu(gateway.worker_pids())
             counts = profile(gateway, threading.Thread(target=load), workdir / f"{name}.txt")
+            spent = thread_cpu(gateway.worker_pids())
+            spent.subtract(before)
             total = sum(counts.values()) or 1
             print(f"\n{name}: {total} samples holding the GIL at {SAMPLE_RATE}/s "
                   f"({total / SAMPLE_RATE:.2f} s of CPU)\n")
             print("| spent on | share | CPU s |\n|---|---|---|")
             for label, n in counts.most_common():
                 print(f"| {label} | {100 * n / total:.1f} % | {n / SAMPLE_RATE:.2f} |")
+            process = spent.pop("(process)")
+            print(f"\n{name}: CPU per thread kind (/proc, arbiter + worker, user + system), "
+                  f"{process:.2f} s in all\n")
+            print("| thread | CPU s | share |\n|---|---|---|")
+            for kind, cpu_s in spent.most_common():
+                if cpu_s > 0:
+                    print(f"| {kind} | {cpu_s:.2f} | {100 * cpu_s / (process or 1):.1f} % |")
+        per_utterance(gateway)
     finally:
         gateway.stop()
         broker.stop()
     return 0
+
+
+def per_utterance(gateway: GatewayProcess, count: int = 100) -> None:
+    """What one utterance costs apart from its frames: `count` one-frame utterances one
+    after another (connect, start with a segment_id, one 100 ms frame, done, published),
+    and the gateway's CPU (arbiter + worker, /proc) divided by `count`; then the same
+    gateway idle for as long, which is subtracted."""
+    run_id = f"utt-{uuid.uuid4().hex[:6]}"
+    with Watch(gateway.worker_pids()) as busy:
+        began = time.monotonic()
+        run_clients(gateway.ws_url, 1, 0.1, 0.1, False, run_id, rounds=count)
+        wall = time.monotonic() - began
+    with Watch(gateway.worker_pids()) as idle:
+        time.sleep(wall)
+    per = (busy.cpu_s - idle.cpu_s) / count
+    print(f"\nper utterance ({count} one-frame utterances, one at a time, {wall:.1f} s; idle "
+          f"for as long: {idle.cpu_s:.3f} s): {per * 1000:.2f} ms of CPU each, "
+          f"{per * 6:.3f} s per audio-minute of 10 s utterances")
 
 
 if __name__ == "__main__":

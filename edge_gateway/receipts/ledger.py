@@ -281,7 +281,8 @@ class SegmentLedger:
             return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
                                        topic=self._topic, partition=partition, on_late=on_late)
         finally:
-            self._book.want()  # read it back in the background, before the next claim
+            if not isinstance(record, Claim):  # a claim's own receipt follows: read both then
+                self._book.want()  # in the background, before the next claim
 
     def _write_quietly(self, record: Record, partition: int) -> None:
         """A receipt whose loss is recoverable (a claim without one is resolved later)."""

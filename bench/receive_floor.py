@@ -1,0 +1,184 @@
+"""What the stack itself costs per message, measured alone: the limit the gateway's receive
+path cannot go under with wsproto (issue 13, "show the measurement that proves the limit").
+
+    .venv/bin/python -m bench.receive_floor          # about 15 s, loopback only
+
+1. Hot loop: a wsproto client masks and frames the bytes (what a device's simple-websocket
+   client does), a wsproto server connection parses them into a message (what the gateway
+   does for every frame). Medians of 7 batches of 200 frames.
+2. Paced, over a real loopback TCP socket, 100 messages a second (ten realtime streams'
+   worth) sent as pre-masked frames so the sender costs nothing: the CPU of the receiving
+   thread (`time.thread_time`) per frame, for
+   - the least a Python receiver can do: select, `recv_into`, wsproto parse, nothing else;
+   - the gateway's own path: `InlineServer` (the real simple-websocket handshake and event
+     handling) and `AudioConnection`'s loop with its `StreamSession` (limits, rate limit,
+     buffer, an ack every 10 frames).
+   The difference between the two is ours; the first is the stack's floor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import socket
+import statistics
+import threading
+import time
+
+from wsproto import ConnectionType
+from wsproto.connection import Connection
+from wsproto.events import BytesMessage, TextMessage
+
+from edge_gateway.hosting.inline_websocket import InlineReading
+from edge_gateway.limits import StreamLimits
+from edge_gateway.metrics import GatewayMetrics
+from edge_gateway.stream import AudioConnection, StreamHandler
+from ingress_common.protocol import BYTES_PER_SECOND
+
+FRAMES = [("realtime 100 ms", 3200), ("agent 250 ms", 8000), ("burst 64 KiB", 65536)]
+BATCH = 200
+REPEATS = 7
+PACED_FRAMES = 600
+PACED_INTERVAL_S = 0.01
+REALTIME_FRAME = 3200
+
+
+def _frame(size: int) -> bytes:
+    return bytes(range(256)) * (size // 256) + bytes(size % 256)
+
+
+def mask_cost_s(frame: bytes) -> float:
+    client = Connection(ConnectionType.CLIENT)
+    runs = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        for _ in range(BATCH):
+            client.send(BytesMessage(data=frame))
+        runs.append((time.perf_counter() - began) / BATCH)
+    return statistics.median(runs)
+
+
+def parse_cost_s(frame: bytes) -> float:
+    client, server = Connection(ConnectionType.CLIENT), Connection(ConnectionType.SERVER)
+    wire = b"".join(client.send(BytesMessage(data=frame)) for _ in range(BATCH))
+    per_frame = len(wire) // BATCH
+    runs = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        for i in range(BATCH):
+            server.receive_data(wire[i * per_frame:(i + 1) * per_frame])
+            for event in server.events():
+                assert isinstance(event, BytesMessage) and event.message_finished
+        runs.append((time.perf_counter() - began) / BATCH)
+    return statistics.median(runs)
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    for s in (client, server):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client, server
+
+
+def _send_paced(sock: socket.socket, head: list[bytes], frames: list[bytes],
+                tail: list[bytes]) -> None:
+    """The sender: pre-built wire bytes, one frame per interval, and it drains replies."""
+    for data in head:
+        sock.sendall(data)
+    next_at = time.monotonic()
+    for data in frames:
+        next_at += PACED_INTERVAL_S
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        sock.sendall(data)
+        while select.select([sock], [], [], 0)[0] and sock.recv(65536):
+            pass  # acks, the 101
+    for data in tail:
+        sock.sendall(data)
+
+
+def paced_minimal_s() -> float:
+    client_sock, server_sock = _tcp_pair()
+    masker = Connection(ConnectionType.CLIENT)
+    frames = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(PACED_FRAMES)]
+    sender = threading.Thread(target=_send_paced, args=(client_sock, [], frames, []))
+    parser, buffer = Connection(ConnectionType.SERVER), bytearray(65536)
+    view, received = memoryview(buffer), 0
+    sender.start()
+    began = time.thread_time()
+    while received < PACED_FRAMES:
+        select.select([server_sock], [], [], 5.0)
+        count = server_sock.recv_into(buffer)
+        parser.receive_data(view[:count])
+        received += sum(1 for e in parser.events() if isinstance(e, BytesMessage))
+    spent = time.thread_time() - began
+    sender.join()
+    client_sock.close()
+    server_sock.close()
+    return spent / PACED_FRAMES
+
+
+def paced_gateway_s() -> float:
+    client_sock, server_sock = _tcp_pair()
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = ("GET /ws/audio HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n")
+    environ = {"gunicorn.socket": server_sock, "REQUEST_METHOD": "GET", "PATH_INFO": "/ws/audio",
+               "QUERY_STRING": "", "HTTP_HOST": "bench", "HTTP_UPGRADE": "websocket",
+               "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_KEY": key,
+               "HTTP_SEC_WEBSOCKET_VERSION": "13"}
+    del request  # the server takes the request from the WSGI environ, as under gunicorn
+    masker = Connection(ConnectionType.CLIENT)
+    start = masker.send(TextMessage(data=json.dumps({"event": "start", "device_id": "bench"})))
+    frames = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(PACED_FRAMES)]
+    done = masker.send(TextMessage(data=json.dumps({"event": "done"})))
+    limits = StreamLimits(max_buffer_bytes=PACED_FRAMES * REALTIME_FRAME,
+                          max_messages_per_s=1e6, message_burst=10**6)
+    from simple_websocket import Server
+
+    ws = Server(environ, receive_bytes=65536, max_message_size=4 * 65536,
+                thread_class=InlineReading)
+    handler = StreamHandler(limits, publisher=None, metrics=GatewayMetrics())  # type: ignore[arg-type]
+    connection = AudioConnection(handler, ws, "bench", None, lambda: None)
+    sender = threading.Thread(target=_send_paced, args=(client_sock, [start], frames, [done]))
+    sender.start()
+    began = time.thread_time()
+    connection._receive_until_done()  # the per-frame loop, up to done (no publish)
+    spent = time.thread_time() - began
+    sender.join()
+    client_sock.close()
+    server_sock.close()
+    assert connection.session.frames == PACED_FRAMES
+    return spent / PACED_FRAMES
+
+
+def main() -> int:
+    print("Hot loop (no socket, no waits):\n")
+    print("| frame | bytes | client mask + frame, µs | server parse + unmask, µs | "
+          "parse s per audio-minute | parse-only ceiling, MB/s on one core |")
+    print("|---|---|---|---|---|---|")
+    for name, size in FRAMES:
+        frame = _frame(size)
+        mask, parse = mask_cost_s(frame), parse_cost_s(frame)
+        per_audio_min = parse * (60 * BYTES_PER_SECOND / size)
+        print(f"| {name} | {size} | {mask * 1e6:.1f} | {parse * 1e6:.1f} | "
+              f"{per_audio_min:.4f} | {size / parse / 1e6:.0f} |")
+    frames_per_audio_min = 60 * BYTES_PER_SECOND / REALTIME_FRAME
+    print(f"\nPaced over loopback TCP: {PACED_FRAMES} frames of {REALTIME_FRAME} bytes, one "
+          f"every {PACED_INTERVAL_S * 1000:g} ms; receiving thread's CPU:\n")
+    print("| receiver | CPU µs per frame | s per audio-minute (100 ms frames) |\n|---|---|---|")
+    for name, measure in (("select + recv_into + wsproto, nothing else", paced_minimal_s),
+                          ("the gateway's path (InlineServer + AudioConnection loop)",
+                           paced_gateway_s)):
+        runs = [measure() for _ in range(3)]
+        per_frame = statistics.median(runs)
+        print(f"| {name} | {per_frame * 1e6:.1f} | {per_frame * frames_per_audio_min:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
