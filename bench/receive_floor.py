@@ -1,14 +1,14 @@
 """What the stack itself costs per message, measured alone: the limit the gateway's receive
 path cannot go under with wsproto (issue 13, "show the measurement that proves the limit").
 
-    .venv/bin/python -m bench.receive_floor          # about 15 s, loopback only
+    .venv/bin/python -m bench.receive_floor          # about 75 s, loopback only
 
 1. Hot loop: a wsproto client masks and frames the bytes (what a device's simple-websocket
    client does), a wsproto server connection parses them into a message (what the gateway
    does for every frame). Medians of 7 batches of 200 frames.
 2. Paced, over a real loopback TCP socket, 100 messages a second (ten realtime streams'
    worth) sent as pre-masked frames so the sender costs nothing: the CPU of the receiving
-   thread (`time.thread_time`) per frame, for
+   thread (`time.thread_time`) per frame, medians of 5 interleaved runs, for
    - the least a Python receiver can do: select, `recv_into`, wsproto parse, nothing else;
    - the gateway's own path: `InlineServer` (the real simple-websocket handshake and event
      handling) and `AudioConnection`'s loop with its `StreamSession` (limits, rate limit,
@@ -42,6 +42,7 @@ BATCH = 200
 REPEATS = 7
 PACED_FRAMES = 600
 PACED_INTERVAL_S = 0.01
+PACED_ROUNDS = 5
 REALTIME_FRAME = 3200
 
 
@@ -170,13 +171,19 @@ def main() -> int:
     frames_per_audio_min = 60 * BYTES_PER_SECOND / REALTIME_FRAME
     print(f"\nPaced over loopback TCP: {PACED_FRAMES} frames of {REALTIME_FRAME} bytes, one "
           f"every {PACED_INTERVAL_S * 1000:g} ms; receiving thread's CPU:\n")
-    print("| receiver | CPU µs per frame | s per audio-minute (100 ms frames) |\n|---|---|---|")
-    for name, measure in (("select + recv_into + wsproto, nothing else", paced_minimal_s),
-                          ("the gateway's path (InlineServer + AudioConnection loop)",
-                           paced_gateway_s)):
-        runs = [measure() for _ in range(3)]
-        per_frame = statistics.median(runs)
-        print(f"| {name} | {per_frame * 1e6:.1f} | {per_frame * frames_per_audio_min:.4f} |")
+    print("| receiver | CPU µs per frame, median (runs) | s per audio-minute (100 ms frames) |\n"
+          "|---|---|---|")
+    receivers = {"select + recv_into + wsproto, nothing else": paced_minimal_s,
+                 "the gateway's path (InlineServer + AudioConnection loop)": paced_gateway_s}
+    runs: dict[str, list[float]] = {name: [] for name in receivers}
+    for _ in range(PACED_ROUNDS):  # interleaved: the machine's noise falls on both alike
+        for name, measure in receivers.items():
+            runs[name].append(measure())
+    for name, values in runs.items():
+        per_frame = statistics.median(values)
+        spread = ", ".join(f"{v * 1e6:.0f}" for v in values)
+        print(f"| {name} | {per_frame * 1e6:.1f} ({spread}) | "
+              f"{per_frame * frames_per_audio_min:.4f} |")
     return 0
 
 
