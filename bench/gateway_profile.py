@@ -48,10 +48,10 @@ GROUPS = [  # (label, substrings of a frame "function (file)"), first match wins
 ]
 
 
-def thread_cpu(pids: list[int]) -> collections.Counter[str]:
-    """CPU seconds so far per thread kind (its name with digits dropped), over `pids`, plus
-    each process's total under "(process)" so threads that ended can be told apart."""
-    out: collections.Counter[str] = collections.Counter()
+def thread_cpu(pids: list[int]) -> dict[tuple[int, str], float]:
+    """CPU seconds so far per thread ((tid, kind): its name with digits dropped, arbiter's
+    marked), over `pids`, plus each process's total under (pid, "(process)")."""
+    out: dict[tuple[int, str], float] = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
@@ -61,9 +61,23 @@ def thread_cpu(pids: list[int]) -> collections.Counter[str]:
                 continue  # ended while being read
             fields = stat[stat.rindex(")") + 2:].split()
             kind = ("arbiter: " if pid == pids[0] else "") + name.rstrip("0123456789_-")
-            out[kind] += (int(fields[11]) + int(fields[12])) / TICKS
-        out["(process)"] += sample(pid).cpu_s
+            out[(int(task.name), kind)] = (int(fields[11]) + int(fields[12])) / TICKS
+        out[(pid, "(process)")] = sample(pid).cpu_s
     return out
+
+
+def cpu_by_kind(before: dict[tuple[int, str], float],
+                after: dict[tuple[int, str], float]) -> dict[str, float]:
+    """What each kind of thread spent between two readings; threads that ended in between
+    are what the processes spent beyond the live threads. (CPython's own threads are all
+    named "python": the split is Python against librdkafka's threads.)"""
+    spent: dict[str, float] = {}
+    for key, cpu_s in after.items():
+        spent[key[1]] = spent.get(key[1], 0.0) + cpu_s - before.get(key, 0.0)
+    process = spent.pop("(process)")
+    spent["(threads that ended)"] = process - sum(spent.values())
+    spent["(process)"] = process
+    return spent
 
 
 def group_of(stack: list[str]) -> str:
@@ -110,8 +124,7 @@ def main() -> int:
         for name, load in loads.items():
             before = thread_cpu(gateway.worker_pids())
             counts = profile(gateway, threading.Thread(target=load), workdir / f"{name}.txt")
-            spent = thread_cpu(gateway.worker_pids())
-            spent.subtract(before)
+            spent = cpu_by_kind(before, thread_cpu(gateway.worker_pids()))
             total = sum(counts.values()) or 1
             print(f"\n{name}: {total} samples holding the GIL at {SAMPLE_RATE}/s "
                   f"({total / SAMPLE_RATE:.2f} s of CPU)\n")
@@ -122,7 +135,7 @@ def main() -> int:
             print(f"\n{name}: CPU per thread kind (/proc, arbiter + worker, user + system), "
                   f"{process:.2f} s in all\n")
             print("| thread | CPU s | share |\n|---|---|---|")
-            for kind, cpu_s in spent.most_common():
+            for kind, cpu_s in sorted(spent.items(), key=lambda item: -item[1]):
                 if cpu_s > 0:
                     print(f"| {kind} | {cpu_s:.2f} | {100 * cpu_s / (process or 1):.1f} % |")
         per_utterance(gateway)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -13,7 +12,6 @@ from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
 from ingress_common.protocol import SAMPLE_WIDTH_BYTES, Published, Start
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 
-_LOGGER = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.speech.audio-input-event+avro"
 
 
@@ -58,11 +56,7 @@ class UtterancePublisher:
         self._metrics.publish_latency.observe(time.monotonic() - began)
         self._metrics.published.inc()
         self._metrics.audio_bytes.inc(len(pcm))
-        _LOGGER.info("published", extra={"correlation_id": correlation_id,
-                                          "segment_id": start.segment_id,
-                                          "partition": delivery.partition,
-                                          "offset": delivery.offset, "audio_bytes": len(pcm)})
-        return published_at(delivery)
+        return published_at(delivery)  # the caller logs it, after its reply
 
 
 def _headers(start: Start, correlation_id: str, audio_bytes: int,

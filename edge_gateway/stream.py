@@ -174,6 +174,8 @@ class AudioConnection:
         self._handler.metrics.refused.labels(timeout.code).inc()
         _LOGGER.info("stream timed out", extra={**self._log, "code": timeout.code,
                                                 "published": location is not None})
+        if location is not None:
+            self._log_published(location)
         message = timeout.message if self.key is None else (
             f"{timeout.message}; nothing was published: send the whole segment again")
         error = Error(timeout.code, message, published=location is not None,
@@ -201,12 +203,13 @@ class AudioConnection:
             _LOGGER.info("client left before sending audio", extra=self._log)
             return
         try:
-            self._publish_buffered()
+            published = self._publish_buffered()
         except StreamRefused as refusal:
             _LOGGER.warning("abandoned stream not published: %s", refusal.message,
                             extra={**self._log, "code": refusal.code})
             return
         _LOGGER.info("client left without done; buffered audio published", extra=self._log)
+        self._log_published(published)
 
     def _send(self, event: ServerEvent) -> None:
         self._ws.send(encode(event))
@@ -226,6 +229,15 @@ class AudioConnection:
             self._ws.close(close_code, reason)
         except ConnectionClosed:
             _LOGGER.info("client was gone before the close", extra=self._log)
+        if isinstance(event, Published) and not event.duplicate:
+            self._log_published(event)
+
+    def _log_published(self, published: Published) -> None:
+        """After the reply, not before it: a log line is work the client need not wait for."""
+        _LOGGER.info("published", extra={**self._log, "segment_id": published.segment_id,
+                                          "partition": published.partition,
+                                          "offset": published.offset,
+                                          "audio_bytes": published.audio_bytes})
 
 
 def _nothing() -> None:
