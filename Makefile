@@ -17,8 +17,10 @@ lint: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
 
-bench: $(VENV)/.installed   # about 20 minutes: gateway scenarios, agent footprint, 10-minute soak
+bench: $(VENV)/.installed   # about 25 minutes: gateway scenarios and profile, agent footprint, 10-minute soak
 	$(PY) -m bench.gateway_bench
+	$(PY) -m bench.gateway_profile
+	$(PY) -m bench.receive_floor
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
 	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	EDGE_SOAK_S=600 $(PY) -m pytest -s -p no:cacheprovider tests/faults/test_soak.py

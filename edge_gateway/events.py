@@ -30,8 +30,8 @@ SCHEMA_TEXT = resources.files("edge_gateway").joinpath("schemas/audio_input_even
 PARSED_SCHEMA = fastavro.parse_schema(json.loads(SCHEMA_TEXT))
 _FIELDS = json.loads(SCHEMA_TEXT)["fields"]
 _PAYLOAD_AT = [f["name"] for f in _FIELDS].index("payload")
-assert _FIELDS[_PAYLOAD_AT]["type"]["fields"][0]["name"] == "audio_bytes", \
-    "the encoder splices the audio in as the payload's first field"
+if _FIELDS[_PAYLOAD_AT]["type"]["fields"][0]["name"] != "audio_bytes":
+    raise ImportError("the encoder splices the audio in as the payload's first field")
 _BEFORE_AUDIO = fastavro.parse_schema({"type": "record", "name": "BeforeAudio",
                                        "fields": _FIELDS[:_PAYLOAD_AT]})
 """The fields encoded before the audio: their encoding's length is where the audio goes."""

@@ -24,7 +24,7 @@ from simple_websocket import ConnectionClosed
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.receipts.ledger import LateLocation, SegmentLedger
+from edge_gateway.receipts.ledger import LateLocation, SegmentLedger, no_receipt_to_confirm
 from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.session import StreamSession
 from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
@@ -71,7 +71,7 @@ class AudioConnection:
         self.correlation_id = correlation_id
         self.session = StreamSession(handler.limits, handler.clock(), device_id)
         self._on_verdict: Callable[[], None] | None = on_verdict
-        self._after_reply: Callable[[], None] = _nothing
+        self._after_reply: Callable[[], None] = no_receipt_to_confirm
         """Runs after the final message, before the close (the receipt's confirmation)."""
         self._log = {"correlation_id": correlation_id, "device_id": device_id}
 
@@ -238,10 +238,6 @@ class AudioConnection:
                                           "partition": published.partition,
                                           "offset": published.offset,
                                           "audio_bytes": published.audio_bytes})
-
-
-def _nothing() -> None:
-    pass
 
 
 def _location(published: Published) -> Location:

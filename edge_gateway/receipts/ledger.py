@@ -72,15 +72,26 @@ class LedgerTimes:
         return self.orphan_after_s + self.skew_s
 
 
-def _nothing() -> None:
-    pass
+def no_receipt_to_confirm() -> None:
+    """What `Outcome.confirm` is when there is nothing to wait for (a duplicate, a v1
+    stream, a receipt that could not even be sent)."""
+
+
+@dataclass(frozen=True)
+class FaultHooks:
+    """Fault tests only: what to do to the Nth segment this process publishes (0: never)."""
+
+    crash_before_receipt: int = 0
+    """SIGKILL the worker between the delivery report and the receipt."""
+    refuse_receipt: int = 0
+    """Fail the receipt as if Kafka had refused it (the audio is in Kafka)."""
 
 
 @dataclass(frozen=True)
 class Outcome:
     location: Location
     duplicate: bool
-    confirm: Callable[[], None] = _nothing
+    confirm: Callable[[], None] = no_receipt_to_confirm
     """Waits until this publish's receipt is in Kafka; the caller runs it after replying."""
 
 
@@ -88,7 +99,7 @@ class SegmentLedger:
     def __init__(self, kafka: KafkaPublisher, receipts_topic: str, book: ReceiptBook,
                  find_record: FindRecord, owner: str, times: LedgerTimes,
                  wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-                 crash_before_receipt: int = 0) -> None:
+                 faults: FaultHooks = FaultHooks()) -> None:
         self._kafka = kafka
         self._topic = receipts_topic
         self._book = book
@@ -100,7 +111,7 @@ class SegmentLedger:
         self._unsettled: set[SegmentKey] = set()
         """Keys whose audio this process is publishing, or whose publish is unconfirmed."""
         self._lock = threading.Lock()
-        self._crash_before_receipt = crash_before_receipt
+        self._faults = faults
         self._owned_publishes = 0
         self._late_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="late-receipts")
         """What late reports write: they arrive on the Kafka poller thread, which must not
@@ -168,7 +179,9 @@ class SegmentLedger:
             self._settle(claim.key)
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
             raise
-        self._crash_if_asked()
+        if self._fault_before_receipt():
+            self._receipt_lost(claim.key, PublishFailed("fault injection: receipt refused"))
+            return location, no_receipt_to_confirm
         # Sent before the reply and confirmed before the close: a client that saw the
         # connection close finds the receipt, however soon the worker is killed after.
         return location, self._send_receipt(claim.key, location, partition)
@@ -184,13 +197,9 @@ class SegmentLedger:
                                        partition=partition)
         except (PublishFailed, PublishUnconfirmed) as exc:
             self._receipt_lost(key, exc)
-            return _nothing
-        confirmed = threading.Event()
+            return no_receipt_to_confirm
 
         def confirm() -> None:
-            if confirmed.is_set():
-                return
-            confirmed.set()
             try:
                 self._kafka.wait(sending)
             except (PublishFailed, PublishUnconfirmed) as exc:
@@ -217,14 +226,14 @@ class SegmentLedger:
         return state.owner == self.owner and state.incarnation == self.incarnation \
             and not unsettled
 
-    def _crash_if_asked(self) -> None:
-        """Fault tests: die at the worst moment, between delivery and receipt."""
-        if not self._crash_before_receipt:
-            return
+    def _fault_before_receipt(self) -> bool:
+        """Fault tests: the worst moments, between delivery and receipt. SIGKILL, or True
+        when this segment's receipt is to be refused."""
         self._owned_publishes += 1
-        if self._owned_publishes == self._crash_before_receipt:
+        if self._owned_publishes == self._faults.crash_before_receipt:
             _LOGGER.warning("fault injection: SIGKILL before the receipt")
             os.kill(os.getpid(), signal.SIGKILL)
+        return self._owned_publishes == self._faults.refuse_receipt
 
     def _resolvable(self, state: Pending) -> bool:
         age_s = (self._wall_ms() - state.at_ms) / 1000

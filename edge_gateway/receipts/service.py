@@ -7,7 +7,7 @@ import logging
 from edge_gateway.publisher import KafkaPublisher, ensure_topic
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
-from edge_gateway.receipts.ledger import LedgerTimes, SegmentLedger
+from edge_gateway.receipts.ledger import FaultHooks, LedgerTimes, SegmentLedger
 from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.receipts.scan import find_record
 from edge_gateway.settings import GatewaySettings
@@ -28,7 +28,8 @@ class ReceiptService:
                             skew_s=settings.claim_skew_s)
         self.ledger = SegmentLedger(kafka, settings.receipts_topic, self.book, self._find,
                                     settings.resolved_gateway_id, times,
-                                    crash_before_receipt=settings.fault_crash_before_receipt)
+                                    faults=FaultHooks(settings.fault_crash_before_receipt,
+                                                      settings.fault_refuse_receipt))
         self._kafka = kafka
 
     def start(self) -> None:

@@ -119,6 +119,36 @@ def test_a_gateway_killed_between_delivery_and_receipt_recovers_the_receipt(
         gateway.stop()
 
 
+def test_a_receipt_kafka_refused_never_frees_the_segment_for_a_second_record(
+        broker: Broker, reader: KafkaReader, tmp_path: Path) -> None:
+    """The audio is in Kafka, its receipt is not (refused by the fault hook). A prompt
+    retry on the same process must not take the claim for an idle one of its own and
+    publish again: it is told to wait until the claim expires, and is then answered from
+    the record found in the audio topic."""
+    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings={
+        "GATEWAY_FAULT_REFUSE_RECEIPT": "1", "GATEWAY_PUBLISH_TIMEOUT_S": "2",
+        "GATEWAY_CLAIM_SKEW_S": "0"}).start()
+    try:
+        device = "eo-receipt-refused"
+        segment = new_segment_id(device)
+        first = send_segment(gateway.ws_url, device, segment, PCM).final
+        assert first["event"] == "published" and first["duplicate"] is False
+        replies = []
+        for _ in range(40):  # as a client would: retry with a pause, while told to
+            reply = send_segment(gateway.ws_url, device, segment, PCM).final
+            replies.append(reply.get("code") or reply["event"])
+            if reply["event"] == "published" or not reply.get("retryable"):
+                break
+            time.sleep(0.5)
+        assert reply["event"] == "published" and reply["duplicate"] is True, replies
+        assert reply["offset"] == first["offset"]
+        assert "segment_in_progress" in replies, "the claim was waited out, not freed"
+        records = records_of(reader, gateway.ws_url, device, segment)
+        assert len(records) == 1 and records[0].offset == first["offset"]
+    finally:
+        gateway.stop()
+
+
 def test_two_gateways_share_the_receipts(broker: Broker, reader: KafkaReader,
                                          tmp_path: Path) -> None:
     a = GatewayProcess(tmp_path, broker.bootstrap, TOPIC).start()
