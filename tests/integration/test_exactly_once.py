@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,20 @@ def own_gateway(broker: Broker, tmp_path: Path) -> Iterator[GatewayProcess]:
                        settings={"GATEWAY_IDLE_TIMEOUT_S": "1"}).start()
     yield g
     g.stop()
+
+
+def retry_while_told_to(url: str, device: str, segment: str,
+                        attempts: int = 40) -> tuple[dict[str, Any], list[str]]:
+    """Send the segment again as a client would: with a pause, while the answer says a
+    retry can help. The last answer, and what each answer was."""
+    replies: list[str] = []
+    for _ in range(attempts):
+        reply = send_segment(url, device, segment, PCM).final
+        replies.append(reply.get("code") or reply["event"])
+        if reply["event"] == "published" or not reply.get("retryable"):
+            break
+        time.sleep(0.5)
+    return reply, replies
 
 
 def test_a_cut_mid_stream_publishes_nothing_and_v1_keeps_its_rule(
@@ -105,13 +120,7 @@ def test_a_gateway_killed_between_delivery_and_receipt_recovers_the_receipt(
         cut = send_segment(gateway.ws_url, device, segment, PCM)
         assert cut.final["event"] == "connected", "no verdict: the worker died"
         gateway.wait_ready()
-        replies = []
-        for _ in range(40):  # as a client would: retry with a pause, while told to
-            reply = send_segment(gateway.ws_url, device, segment, PCM).final
-            replies.append(reply.get("code") or reply["event"])
-            if reply["event"] == "published" or not reply.get("retryable"):
-                break
-            time.sleep(0.5)
+        reply, replies = retry_while_told_to(gateway.ws_url, device, segment)
         assert reply["event"] == "published" and reply["duplicate"] is True, replies
         records = records_of(reader, gateway.ws_url, device, segment)
         assert len(records) == 1 and records[0].offset == reply["offset"]
@@ -133,13 +142,7 @@ def test_a_receipt_kafka_refused_never_frees_the_segment_for_a_second_record(
         segment = new_segment_id(device)
         first = send_segment(gateway.ws_url, device, segment, PCM).final
         assert first["event"] == "published" and first["duplicate"] is False
-        replies = []
-        for _ in range(40):  # as a client would: retry with a pause, while told to
-            reply = send_segment(gateway.ws_url, device, segment, PCM).final
-            replies.append(reply.get("code") or reply["event"])
-            if reply["event"] == "published" or not reply.get("retryable"):
-                break
-            time.sleep(0.5)
+        reply, replies = retry_while_told_to(gateway.ws_url, device, segment)
         assert reply["event"] == "published" and reply["duplicate"] is True, replies
         assert reply["offset"] == first["offset"]
         assert "segment_in_progress" in replies, "the claim was waited out, not freed"
