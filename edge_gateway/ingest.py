@@ -1,4 +1,9 @@
-"""From a finished stream to a confirmed Kafka event: WAV, Avro, produce, delivery report."""
+"""From a finished stream to a confirmed Kafka event: WAV, Avro, produce, delivery report.
+
+Two steps, so that a caller can build the event while it waits for something else (the
+ledger builds it while its claim is on its way to Kafka): `prepare()` serializes the
+utterance, `publish()` produces it and waits for the delivery report.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,27 @@ from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 CONTENT_TYPE = "application/vnd.speech.audio-input-event+avro"
 
 
+class PreparedUtterance:
+    """One utterance serialized for Kafka and not yet produced."""
+
+    def __init__(self, value: bytes, key: str, headers: dict[str, str], partition: int | None,
+                 start: Start, correlation_id: str, audio_bytes: int, duration_ms: int) -> None:
+        self.value: bytes | None = value
+        """Dropped once librdkafka holds its own copy."""
+        self.key = key
+        self.headers = headers
+        self.partition = partition
+        self.start = start
+        self.correlation_id = correlation_id
+        self.audio_bytes = audio_bytes
+        self.duration_ms = duration_ms
+
+    def published_at(self, delivery: Delivery) -> Published:
+        return Published(self.correlation_id, delivery.topic, delivery.partition,
+                         delivery.offset, audio_bytes=self.audio_bytes,
+                         duration_ms=self.duration_ms, segment_id=self.start.segment_id)
+
+
 class UtterancePublisher:
     def __init__(self, kafka: KafkaPublisher, serialize: EventSerializer, source_service: str,
                  metrics: GatewayMetrics) -> None:
@@ -23,31 +49,34 @@ class UtterancePublisher:
         self._source_service = source_service
         self._metrics = metrics
 
-    def publish(self, pcm: bytes | memoryview, start: Start, correlation_id: str,
-                on_late: Callable[[Published | None], None] | None = None) -> Published:
-        """Publish one utterance and return where it landed, or raise a publish refusal.
-        A device's records all go to one partition (`partition_for` its id). When the wait
-        for Kafka times out, `on_late` is told where the utterance landed after all."""
-        began = time.monotonic()
+    def prepare(self, pcm: bytes | memoryview, start: Start,
+                correlation_id: str) -> PreparedUtterance:
+        """Serialize one utterance (the PCM is copied once, into the event). A device's
+        records all go to one partition (`partition_for` its id)."""
         duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
         key = start.device_id or correlation_id
-
-        def published_at(delivery: Delivery) -> Published:
-            return Published(correlation_id, delivery.topic, delivery.partition, delivery.offset,
-                             audio_bytes=len(pcm), duration_ms=duration_ms,
-                             segment_id=start.segment_id)
-
-        late = None if on_late is None else (
-            lambda delivery: on_late(None if delivery is None else published_at(delivery)))
         event = AudioInputEvent.create(correlation_id, wav_parts(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
-        value = self._serialize(event, self._kafka.topic)
-        del event
+        return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
+                                 _headers(start, correlation_id, len(pcm), duration_ms),
+                                 partition_for(key, self._kafka.partitions()), start,
+                                 correlation_id, len(pcm), duration_ms)
+
+    def publish(self, utterance: PreparedUtterance,
+                on_late: Callable[[Published | None], None] | None = None) -> Published:
+        """Produce a prepared utterance and return where it landed, or raise a publish
+        refusal. When the wait for Kafka times out, `on_late` is told where it landed after
+        all."""
+        began = time.monotonic()
+        value, utterance.value = utterance.value, None
+        if value is None:
+            raise RuntimeError("an utterance is published once")
+        late = None if on_late is None else (
+            lambda delivery: on_late(None if delivery is None else utterance.published_at(delivery)))
         try:
-            sending = self._kafka.send(
-                value, key=key, headers=_headers(start, correlation_id, len(pcm), duration_ms),
-                partition=partition_for(key, self._kafka.partitions()))
+            sending = self._kafka.send(value, key=utterance.key, headers=utterance.headers,
+                                       partition=utterance.partition)
             del value  # librdkafka holds its own copy while we wait
             delivery = self._kafka.wait(sending, on_late=late)
         except (PublishFailed, PublishUnconfirmed) as refusal:
@@ -55,8 +84,8 @@ class UtterancePublisher:
             raise
         self._metrics.publish_latency.observe(time.monotonic() - began)
         self._metrics.published.inc()
-        self._metrics.audio_bytes.inc(len(pcm))
-        return published_at(delivery)  # the caller logs it, after its reply
+        self._metrics.audio_bytes.inc(utterance.audio_bytes)
+        return utterance.published_at(delivery)  # the caller logs it, after its reply
 
 
 def _headers(start: Start, correlation_id: str, audio_bytes: int,

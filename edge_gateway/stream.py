@@ -21,7 +21,7 @@ from typing import Protocol
 
 from simple_websocket import ConnectionClosed
 
-from edge_gateway.ingest import UtterancePublisher
+from edge_gateway.ingest import PreparedUtterance, UtterancePublisher
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.receipts.ledger import LateLocation, SegmentLedger, no_receipt_to_confirm
@@ -129,17 +129,11 @@ class AudioConnection:
 
     def _publish(self) -> Published:
         """Publish the buffered audio: once per segment_id, or plainly for v1."""
-        session, publisher = self.session, self._handler.publisher
         key, ledger = self.key, self._handler.ledger
         if key is None or ledger is None:
             return self._publish_buffered()
-
-        def publish_audio(late: LateLocation) -> Location:
-            published = publisher.publish(session.pcm, session.start, self.correlation_id,
-                                          on_late=lambda p: late(None if p is None else _location(p)))
-            return _location(published)
-
-        outcome = ledger.publish_once(key, publish_audio)
+        outcome = ledger.publish_once(key, _BufferedAudio(self._handler.publisher,
+                                                          self._prepare))
         self._after_reply = outcome.confirm
         if outcome.duplicate:
             self._handler.metrics.duplicates.inc()
@@ -150,9 +144,12 @@ class AudioConnection:
     def _publish_buffered(self) -> Published:
         """v1: publish the whole samples buffered so far (at done, a timeout, or a client
         that left without done). Raises StreamRefused when Kafka refused it."""
+        return self._handler.publisher.publish(self._prepare())
+
+    def _prepare(self) -> PreparedUtterance:
         session = self.session
         pcm = session.pcm[: session.buffered_bytes // 2 * 2]
-        return self._handler.publisher.publish(pcm, session.start, self.correlation_id)
+        return self._handler.publisher.prepare(pcm, session.start, self.correlation_id)
 
     def _publish_and_report(self) -> None:
         try:
@@ -238,6 +235,27 @@ class AudioConnection:
                                           "partition": published.partition,
                                           "offset": published.offset,
                                           "audio_bytes": published.audio_bytes})
+
+
+class _BufferedAudio:
+    """A segment stream's audio, for the ledger (`SegmentAudio`): its event is built while
+    the claim travels, and sent only if the claim wins."""
+
+    def __init__(self, publisher: UtterancePublisher,
+                 prepare: Callable[[], PreparedUtterance]) -> None:
+        self._publisher = publisher
+        self._prepare = prepare
+        self._prepared: PreparedUtterance | None = None
+
+    def prepare(self) -> None:
+        if self._prepared is None:
+            self._prepared = self._prepare()
+
+    def publish(self, late: LateLocation) -> Location:
+        prepared, self._prepared = self._prepared or self._prepare(), None
+        published = self._publisher.publish(
+            prepared, on_late=lambda p: late(None if p is None else _location(p)))
+        return _location(published)
 
 
 def _location(published: Published) -> Location:

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from edge_gateway.publisher import Delivery, KafkaPublisher, LateReport, partition_for
 from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
@@ -44,9 +45,19 @@ from ingress_common.refusals import PublishFailed, PublishUnconfirmed, SegmentIn
 
 _LOGGER = logging.getLogger(__name__)
 LateLocation = Callable[[Location | None], None]
-PublishAudio = Callable[[LateLocation], Location]
-"""Publishes the audio and returns where it landed. When it gives up waiting, it tells
-the LateLocation where the audio landed after all (or None when Kafka failed it)."""
+
+
+class SegmentAudio(Protocol):
+    """A segment's audio, as the ledger publishes it."""
+
+    def prepare(self) -> None:
+        """Build the event (runs while the claim is on its way to Kafka; may run twice)."""
+
+    def publish(self, late: LateLocation) -> Location:
+        """Publish the audio and return where it landed. When it gives up waiting, it tells
+        `late` where the audio landed after all (or None when Kafka failed it)."""
+
+
 FindRecord = Callable[[SegmentKey, int], Location | None]
 """(key, claimed_at_ms) → the segment's record in the audio topic, or None."""
 
@@ -122,17 +133,17 @@ class SegmentLedger:
         state = self._book.lookup(key)
         return state.location if isinstance(state, Landed) else None
 
-    def publish_once(self, key: SegmentKey, publish: PublishAudio) -> Outcome:
+    def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Outcome:
         """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
         for _ in range(2):  # a second round after resolving a dead claim
             landed = self.known(key)
             if landed is not None:
                 return Outcome(landed, duplicate=True)
-            claim, offset, state = self._claim(key)
+            claim, offset, state = self._claim(key, audio)
             if isinstance(state, Landed):
                 return Outcome(state.location, duplicate=True)
             if state is None or state.claim_offset == offset:
-                location, confirm = self._publish_as_owner(claim, offset, publish)
+                location, confirm = self._publish_as_owner(claim, offset, audio)
                 return Outcome(location, duplicate=False, confirm=confirm)
             if self._mine_and_idle(key, state):
                 self._write(Abandoned(key, state.claim_offset, self._wall_ms()),
@@ -146,12 +157,17 @@ class SegmentLedger:
                 return Outcome(found, duplicate=True)
         raise SegmentInProgress(f"segment {key.segment_id} is contended; retry later")
 
-    def _claim(self, key: SegmentKey) -> tuple[Claim, int, Pending | Landed | None]:
-        """Write a claim and read back to it: the state that decides who owns `key`."""
+    def _claim(self, key: SegmentKey,
+               audio: SegmentAudio) -> tuple[Claim, int, Pending | Landed | None]:
+        """Write a claim and read back to it: the state that decides who owns `key`. The
+        audio's event is built while the claim travels (it is only sent if the claim wins)."""
         partition = self._partition(key)
         before = self._book.position(partition)
         claim = Claim(key, self.owner, self.incarnation, self._wall_ms())
-        offset = self._write(claim, partition, on_late=self._abandon_if_landed(claim)).offset
+        sending = self._kafka.send(encode(claim), key=key.device_id, headers={},
+                                   topic=self._topic, partition=partition)
+        audio.prepare()
+        offset = self._kafka.wait(sending, on_late=self._abandon_if_landed(claim)).offset
         if offset == before:  # nothing between what the book has read and the claim
             return claim, offset, self._book.lookup(key)
         if not self._book.wait_past(partition, offset, self._times.read_back_s):
@@ -164,7 +180,7 @@ class SegmentLedger:
         return claim, offset, state
 
     def _publish_as_owner(self, claim: Claim, offset: int,
-                          publish: PublishAudio) -> tuple[Location, Callable[[], None]]:
+                          audio: SegmentAudio) -> tuple[Location, Callable[[], None]]:
         partition = self._partition(claim.key)
         if self._wall_ms() - claim.at_ms > self._times.claim_start_s * 1000:
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
@@ -172,7 +188,7 @@ class SegmentLedger:
         with self._lock:
             self._unsettled.add(claim.key)
         try:
-            location = publish(self._receipt_when_late(claim.key, partition))
+            location = audio.publish(self._receipt_when_late(claim.key, partition))
         except PublishUnconfirmed:
             raise  # it may land: the claim stays, the late report writes the receipt
         except PublishFailed:
@@ -290,8 +306,7 @@ class SegmentLedger:
             return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
                                        topic=self._topic, partition=partition, on_late=on_late)
         finally:
-            if not isinstance(record, Claim):  # a claim's own receipt follows: read both then
-                self._book.want()  # in the background, before the next claim
+            self._book.want()  # read it back in the background, before the next claim
 
     def _write_quietly(self, record: Record, partition: int) -> None:
         """A receipt whose loss is recoverable (a claim without one is resolved later)."""

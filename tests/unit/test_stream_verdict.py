@@ -37,10 +37,14 @@ class Publisher:
     def __init__(self, fail: bool) -> None:
         self.fail = fail
 
-    def publish(self, pcm: Any, start: Start, correlation_id: str) -> Published:
+    def prepare(self, pcm: Any, start: Start, correlation_id: str) -> tuple[str, int]:
+        return correlation_id, len(pcm)
+
+    def publish(self, prepared: tuple[str, int]) -> Published:
         if self.fail:
             raise PublishUnconfirmed("broker stalled")
-        return Published(correlation_id, "t", 0, 1, len(pcm), 10)
+        correlation_id, audio_bytes = prepared
+        return Published(correlation_id, "t", 0, 1, audio_bytes, 10)
 
 
 @pytest.mark.parametrize(("incoming", "fail", "final"), [
