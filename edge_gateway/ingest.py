@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from edge_gateway.audio import wav_parts
 from edge_gateway.events import AudioInputEvent, EventSerializer
@@ -20,20 +21,19 @@ from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 CONTENT_TYPE = "application/vnd.speech.audio-input-event+avro"
 
 
+@dataclass
 class PreparedUtterance:
     """One utterance serialized for Kafka and not yet produced."""
 
-    def __init__(self, value: bytes, key: str, headers: dict[str, str], partition: int | None,
-                 start: Start, correlation_id: str, audio_bytes: int, duration_ms: int) -> None:
-        self.value: bytes | None = value
-        """Dropped once librdkafka holds its own copy."""
-        self.key = key
-        self.headers = headers
-        self.partition = partition
-        self.start = start
-        self.correlation_id = correlation_id
-        self.audio_bytes = audio_bytes
-        self.duration_ms = duration_ms
+    value: bytes | None
+    """Dropped once librdkafka holds its own copy."""
+    key: str
+    headers: dict[str, str]
+    partition: int | None
+    start: Start
+    correlation_id: str
+    audio_bytes: int
+    duration_ms: int
 
     def published_at(self, delivery: Delivery) -> Published:
         return Published(self.correlation_id, delivery.topic, delivery.partition,
