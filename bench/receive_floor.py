@@ -27,6 +27,7 @@ import statistics
 import threading
 import time
 
+from simple_websocket import Server
 from wsproto import ConnectionType
 from wsproto.connection import Connection
 from wsproto.events import BytesMessage, TextMessage
@@ -125,22 +126,17 @@ def paced_minimal_s() -> float:
 def paced_gateway_s() -> float:
     client_sock, server_sock = _tcp_pair()
     key = base64.b64encode(os.urandom(16)).decode()
-    request = ("GET /ws/audio HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n")
     environ = {"gunicorn.socket": server_sock, "REQUEST_METHOD": "GET", "PATH_INFO": "/ws/audio",
                "QUERY_STRING": "", "HTTP_HOST": "bench", "HTTP_UPGRADE": "websocket",
                "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_KEY": key,
                "HTTP_SEC_WEBSOCKET_VERSION": "13"}
-    del request  # the server takes the request from the WSGI environ, as under gunicorn
     masker = Connection(ConnectionType.CLIENT)
     start = masker.send(TextMessage(data=json.dumps({"event": "start", "device_id": "bench"})))
     frames = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(PACED_FRAMES)]
     done = masker.send(TextMessage(data=json.dumps({"event": "done"})))
     limits = StreamLimits(max_buffer_bytes=PACED_FRAMES * REALTIME_FRAME,
                           max_messages_per_s=1e6, message_burst=10**6)
-    from simple_websocket import Server
-
+    # the server takes the request from the WSGI environ, as under gunicorn
     ws = Server(environ, receive_bytes=65536, max_message_size=4 * 65536,
                 thread_class=InlineReading)
     handler = StreamHandler(limits, publisher=None, metrics=GatewayMetrics())  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ class PreparedUtterance:
     key: str
     headers: dict[str, str]
     partition: int | None
-    start: Start
+    segment_id: str | None
     correlation_id: str
     audio_bytes: int
     duration_ms: int
@@ -38,7 +38,7 @@ class PreparedUtterance:
     def published_at(self, delivery: Delivery) -> Published:
         return Published(self.correlation_id, delivery.topic, delivery.partition,
                          delivery.offset, audio_bytes=self.audio_bytes,
-                         duration_ms=self.duration_ms, segment_id=self.start.segment_id)
+                         duration_ms=self.duration_ms, segment_id=self.segment_id)
 
 
 class UtterancePublisher:
@@ -60,8 +60,8 @@ class UtterancePublisher:
                                        start.language_hint)
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
                                  _headers(start, correlation_id, len(pcm), duration_ms),
-                                 partition_for(key, self._kafka.partitions()), start,
-                                 correlation_id, len(pcm), duration_ms)
+                                 partition_for(key, self._kafka.partitions()),
+                                 start.segment_id, correlation_id, len(pcm), duration_ms)
 
     def publish(self, utterance: PreparedUtterance,
                 on_late: Callable[[Published | None], None] | None = None) -> Published:

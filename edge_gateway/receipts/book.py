@@ -55,7 +55,7 @@ class ReceiptBook:
         self._entries: OrderedDict[SegmentKey, State] = OrderedDict()
         self._positions: dict[int, int] = {}
         self._changed = threading.Condition()
-        self.wanted = threading.Event()
+        self._wanted = threading.Event()
         """Set when someone needs the book read to the log's end (the follower's cue)."""
         self.evicted = 0
 
@@ -86,7 +86,13 @@ class ReceiptBook:
 
     def want(self) -> None:
         """Ask for the log to be read to its end soon (the follower rests until then)."""
-        self.wanted.set()
+        self._wanted.set()
+
+    def rest_until_wanted(self, timeout_s: float) -> None:
+        """The follower's rest: until `want()` or the timeout. A want that comes after this
+        returns asks for another read."""
+        self._wanted.wait(timeout_s)
+        self._wanted.clear()
 
     def wait_past(self, partition: int, offset: int, timeout_s: float) -> bool:
         """True once the record at `offset` in `partition` is applied."""

@@ -87,8 +87,7 @@ class ReceiptFollower(threading.Thread):
             while not self._stopping.is_set():
                 if len(at_end) >= partitions:  # a round is over: rest until wanted
                     consumer.pause(assigned)
-                    self._book.wanted.wait(REFRESH_S)
-                    self._book.wanted.clear()  # before resuming: a later want is another round
+                    self._book.rest_until_wanted(REFRESH_S)  # cleared before the resume
                     at_end.clear()
                     consumer.resume(assigned)
                     with contextlib.suppress(KafkaException):  # best effort: see above

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge_gateway.publisher import Delivery, KafkaPublisher, LateReport, partition_for
+from edge_gateway.publisher import Delivery, InFlight, KafkaPublisher, LateReport, partition_for
 from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
 from edge_gateway.receipts.records import (
     Abandoned,
@@ -164,8 +164,7 @@ class SegmentLedger:
         partition = self._partition(key)
         before = self._book.position(partition)
         claim = Claim(key, self.owner, self.incarnation, self._wall_ms())
-        sending = self._kafka.send(encode(claim), key=key.device_id, headers={},
-                                   topic=self._topic, partition=partition)
+        sending = self._send(claim, partition)
         audio.prepare()
         offset = self._kafka.wait(sending, on_late=self._abandon_if_landed(claim)).offset
         if offset == before:  # nothing between what the book has read and the claim
@@ -208,9 +207,7 @@ class SegmentLedger:
         The key stays unsettled until then: a receipt that failed leaves the claim to be
         resolved from the audio topic after its expiry, never freed for a second publish."""
         try:
-            sending = self._kafka.send(encode(Published(key, location, self._wall_ms())),
-                                       key=key.device_id, headers={}, topic=self._topic,
-                                       partition=partition)
+            sending = self._send(Published(key, location, self._wall_ms()), partition)
         except (PublishFailed, PublishUnconfirmed) as exc:
             self._receipt_lost(key, exc)
             return no_receipt_to_confirm
@@ -303,10 +300,14 @@ class SegmentLedger:
     def _write(self, record: Record, partition: int,
                on_late: LateReport | None = None) -> Delivery:
         try:
-            return self._kafka.publish(encode(record), key=record.key.device_id, headers={},
-                                       topic=self._topic, partition=partition, on_late=on_late)
+            return self._kafka.wait(self._send(record, partition), on_late)
         finally:
             self._book.want()  # read it back in the background, before the next claim
+
+    def _send(self, record: Record, partition: int) -> InFlight:
+        """Produce `record` to the device's receipts partition, without waiting."""
+        return self._kafka.send(encode(record), key=record.key.device_id, headers={},
+                                topic=self._topic, partition=partition)
 
     def _write_quietly(self, record: Record, partition: int) -> None:
         """A receipt whose loss is recoverable (a claim without one is resolved later)."""
