@@ -5,6 +5,5 @@
 - `gthread_worker`: the worker class (admission of raw connections, header timeout, sd_notify);
 - `app_factory`: builds a worker's app after fork (warmed Kafka producer, receipts, Flask);
 - `gunicorn_logging`: gunicorn's own log configuration (JSON, like ours);
-- `heap`: malloc keeps freed memory for the next utterance (fewer page faults);
 - `inline_websocket`: flask-sock's connections read in the handler's thread.
 """

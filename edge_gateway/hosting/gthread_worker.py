@@ -1,4 +1,4 @@
-"""gunicorn's gthread worker with the additions an edge box needs.
+"""gunicorn's gthread worker with two additions an edge box needs.
 
 - **systemd, truthfully**: READY=1 once this worker has reached Kafka (and serves), and
   WATCHDOG=1 from its main loop, so a wedged loop stops the kicks.
@@ -12,7 +12,6 @@
   the worker exit at once and cut a live stream). So after gthread's run loop returns, the
   worker itself waits, up to the graceful timeout, until no audio stream is open; new
   connections are refused meanwhile (the listeners are closed).
-- **Freed memory kept for reuse** (`heap.keep_freed_memory`): no fresh pages per utterance.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from edge_gateway.hosting.heap import keep_freed_memory
 from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,7 +46,6 @@ class GatewayThreadWorker(ThreadWorker):
         self._stopping_at: float | None = None
 
     def load_wsgi(self) -> None:
-        keep_freed_memory()  # before the app allocates anything
         super().load_wsgi()
         self.systemd = Notifier()
         state = self.wsgi.extensions["edge_gateway"]
