@@ -16,7 +16,6 @@ from flask_sock import Sock
 
 from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
 from edge_gateway.events import make_serializer
-from edge_gateway.hosting.frame_boundaries import MAX_HEADER_BYTES
 from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
@@ -88,9 +87,8 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher,
     app.config["SOCK_SERVER_OPTIONS"] = {
         "max_message_size": settings.max_frame_bytes * HARD_FRAME_CEILING_FACTOR,
         # One recv() per 64 KiB instead of per 4 KiB (the default): a 1.4 MiB stream costs
-        # 23 trips through wsproto instead of 360. A frame up to 64 KiB fits whole (with its
-        # header), so it reaches wsproto in one piece; larger ones are streamed to it.
-        "receive_bytes": RECEIVE_BYTES + MAX_HEADER_BYTES,
+        # 23 trips through wsproto instead of 360.
+        "receive_bytes": RECEIVE_BYTES,
         # No reader thread: frames are read and parsed in the connection's own thread.
         "thread_class": InlineReading,
         # Selected when offered: a browser that sends its token as a subprotocol must get

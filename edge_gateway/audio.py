@@ -1,8 +1,7 @@
 """PCM16 ↔ WAV: the 44-byte header is built here; reading uses the standard `wave` module.
 
-A published WAV is kept as `WavParts` (header + the stream's PCM, as the frames it came
-in) until the Avro encoder writes them into the one event buffer: the PCM is copied once,
-there.
+A published WAV is kept as `WavParts` (header + the stream's own PCM buffer) until the
+Avro encoder writes both into the one event buffer: the PCM is copied once, there.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import io
 import struct
 import wave
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingress_common.protocol import CHANNELS, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
@@ -24,14 +22,13 @@ class WavParts:
     """A WAV file as its header and its PCM, not yet joined."""
 
     header: bytes
-    pcm: Sequence[bytes | memoryview]
-    """The samples, in pieces (a stream's frames), joined only where they are written."""
+    pcm: bytes | memoryview
 
     def __len__(self) -> int:
-        return len(self.header) + sum(len(piece) for piece in self.pcm)
+        return len(self.header) + len(self.pcm)
 
     def __bytes__(self) -> bytes:
-        return b"".join((self.header, *self.pcm))
+        return b"".join((self.header, self.pcm))
 
 
 def wav_header(pcm_bytes: int, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
@@ -42,15 +39,14 @@ def wav_header(pcm_bytes: int, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
                         8 * SAMPLE_WIDTH_BYTES, b"data", pcm_bytes)
 
 
-def wav_parts(pcm: Sequence[bytes | memoryview],
-              sample_rate_hz: int = SAMPLE_RATE_HZ) -> WavParts:
-    """Mono PCM16 LE samples (in pieces) as a WAV file, without copying them."""
-    return WavParts(wav_header(sum(len(piece) for piece in pcm), sample_rate_hz), pcm)
+def wav_parts(pcm: bytes | memoryview, sample_rate_hz: int = SAMPLE_RATE_HZ) -> WavParts:
+    """Mono PCM16 LE samples as a WAV file, without copying them."""
+    return WavParts(wav_header(len(pcm), sample_rate_hz), pcm)
 
 
 def pcm_to_wav(pcm: bytes | memoryview, sample_rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
     """Wrap mono PCM16 LE samples in a WAV container."""
-    return bytes(wav_parts((pcm,), sample_rate_hz))
+    return bytes(wav_parts(pcm, sample_rate_hz))
 
 
 def wav_to_pcm(data: bytes) -> tuple[bytes, int, int]:

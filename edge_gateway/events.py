@@ -95,7 +95,7 @@ def serialize_schemaless(event: AudioInputEvent, topic: str = "") -> bytes:
     empty, before = _avro(PARSED_SCHEMA, record), _avro(_BEFORE_AUDIO, record)
     audio_at = len(before)  # `empty` holds the empty audio field's one byte (0) there
     wav = event.wav
-    parts = (wav.header, *wav.pcm) if isinstance(wav, WavParts) else (wav,)
+    parts = (wav.header, wav.pcm) if isinstance(wav, WavParts) else (wav,)
     return b"".join((before, _avro_long(len(wav)), *parts, empty[audio_at + 1:]))
 
 

@@ -8,7 +8,7 @@ utterance, `publish()` produces it and waits for the delivery report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge_gateway.audio import wav_parts
@@ -49,20 +49,19 @@ class UtterancePublisher:
         self._source_service = source_service
         self._metrics = metrics
 
-    def prepare(self, pcm: Sequence[bytes | memoryview], start: Start,
+    def prepare(self, pcm: bytes | memoryview, start: Start,
                 correlation_id: str) -> PreparedUtterance:
-        """Serialize one utterance, its PCM given in pieces (copied once, into the event).
-        A device's records all go to one partition (`partition_for` its id)."""
-        audio_bytes = sum(len(piece) for piece in pcm)
-        duration_ms = audio_bytes * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
+        """Serialize one utterance (the PCM is copied once, into the event). A device's
+        records all go to one partition (`partition_for` its id)."""
+        duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
         key = start.device_id or correlation_id
         event = AudioInputEvent.create(correlation_id, wav_parts(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
-                                 _headers(start, correlation_id, audio_bytes, duration_ms),
+                                 _headers(start, correlation_id, len(pcm), duration_ms),
                                  partition_for(key, self._kafka.partitions()),
-                                 start.segment_id, correlation_id, audio_bytes, duration_ms)
+                                 start.segment_id, correlation_id, len(pcm), duration_ms)
 
     def publish(self, utterance: PreparedUtterance,
                 on_late: Callable[[Published | None], None] | None = None) -> Published:

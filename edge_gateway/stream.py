@@ -148,8 +148,8 @@ class AudioConnection:
 
     def _prepare(self) -> PreparedUtterance:
         session = self.session
-        return self._handler.publisher.prepare(session.pcm_chunks(), session.start,
-                                               self.correlation_id)
+        pcm = session.pcm[: session.buffered_bytes // 2 * 2]
+        return self._handler.publisher.prepare(pcm, session.start, self.correlation_id)
 
     def _publish_and_report(self) -> None:
         try:

@@ -7,8 +7,7 @@ message. flask-sock builds that Server itself, so the seam is simple-websocket's
 target, never starts a thread, and turns the connection into an `InlineServer`, which reads
 the socket inside `receive()`:
 
-- `recv_into` one preallocated buffer per connection, handed to wsproto a whole frame at a
-  time (`FrameBoundaries`: a frame's start waits in the buffer for its end);
+- `recv_into` one preallocated buffer per connection, fed to wsproto without a copy of ours;
 - pings are answered, close handshakes completed and `max_message_size` enforced by the
   same wsproto event handling as before (`Base._handle_events`);
 - `receive(timeout)` is bounded by its timeout as a whole, however the bytes dribble in;
@@ -29,23 +28,19 @@ from typing import Any
 from simple_websocket import ConnectionClosed, Server
 from wsproto.utilities import LocalProtocolError
 
-from edge_gateway.hosting.frame_boundaries import FrameBoundaries
-
 CLOSE_WAIT_S = 1.0
+DEFAULT_RECEIVE_BYTES = 65536
 
 
 class InlineServer(Server):
     """A simple_websocket.Server whose frames are read by the thread calling receive()."""
 
+    _buffer: bytearray
     _view: memoryview
-    _held: int
-    """Bytes at the buffer's start: the beginning of a frame, waiting for the rest of it."""
-    _frames: FrameBoundaries
 
     def _prepare_inline(self) -> None:
-        self._view = memoryview(bytearray(max(self.receive_bytes, 4096)))
-        self._held = 0
-        self._frames = FrameBoundaries(len(self._view))
+        self._buffer = bytearray(max(self.receive_bytes, 4096))
+        self._view = memoryview(self._buffer)
 
     def receive(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -80,15 +75,10 @@ class InlineServer(Server):
 
     def _read_once(self) -> None:
         try:
-            count = self.sock.recv_into(self._view[self._held:])
+            count = self.sock.recv_into(self._buffer)
             if count == 0:
                 raise ConnectionResetError("peer closed the connection")
-            end = self._held + count
-            whole = self._frames.whole_frames_end(self._view, end)
-            self._held = end - whole
-            if whole:
-                self.ws.receive_data(self._view[:whole])
-                self._view[:self._held] = self._view[whole:end]  # overlapping: a memmove
+            self.ws.receive_data(self._view[:count])
             self.connected = self._handle_events() and self.connected
         except (OSError, LocalProtocolError):
             self.connected = False

@@ -3,29 +3,18 @@ thread per connection, and a receive stays bounded however slowly a frame dribbl
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
-import os
 import select
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from simple_websocket import Server
 from wsproto.events import BytesMessage
-from wsproto.frame_protocol import FrameProtocol
 
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.ws_client import RawWebSocket
-from edge_gateway.app import RECEIVE_BYTES
-from edge_gateway.hosting.frame_boundaries import MAX_HEADER_BYTES
-from edge_gateway.hosting.inline_websocket import InlineReading
 from tests.conftest import TOPIC
 
 OPEN_STREAMS = 6
@@ -79,45 +68,3 @@ def test_a_frame_dribbled_byte_by_byte_still_meets_the_idle_timeout(
     elapsed = answered_at - began
     assert final["code"] == "idle_timeout"
     assert elapsed < 1.5 + 1.0, f"the idle timeout took {elapsed:.1f} s"
-
-
-def _inline_server(sock: socket.socket) -> Any:
-    """A real InlineServer on one end of a socket pair, as flask-sock would build it."""
-    environ = {"gunicorn.socket": sock, "HTTP_HOST": "gateway", "HTTP_UPGRADE": "websocket",
-               "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_VERSION": "13",
-               "HTTP_SEC_WEBSOCKET_KEY": base64.b64encode(os.urandom(16)).decode()}
-    return Server(environ, thread_class=InlineReading, max_message_size=4 * 65536,
-                  receive_bytes=RECEIVE_BYTES + MAX_HEADER_BYTES)
-
-
-@pytest.mark.parametrize("write_bytes", [65536, 4099, 1])
-def test_wsproto_is_handed_whole_frames_however_the_bytes_arrive(write_bytes: int) -> None:
-    """64 KiB frames written in pieces that straddle them: each message comes out whole,
-    and every chunk wsproto is given ends on a frame boundary (a frame's start waits in the
-    buffer), except inside a frame too large for the buffer, which is streamed to it."""
-    client_sock, server_sock = socket.socketpair()
-    server = _inline_server(server_sock)
-    handed: list[int] = []
-    receive_data = server.ws.receive_data
-    server.ws.receive_data = lambda data: (handed.append(len(data)), receive_data(data))
-    client_sock.recv(4096)  # the 101 response
-    client = FrameProtocol(client=True, extensions=[])
-    payloads = [os.urandom(65536), os.urandom(3200), os.urandom(65536), os.urandom(100_000)]
-    frames = [client.send_data(p, fin=True) for p in payloads[:2]]
-    frames += [client.ping(b"hi"), *(client.send_data(p, fin=True) for p in payloads[2:])]
-    wire = b"".join(frames)
-    writes = threading.Thread(target=lambda: [client_sock.sendall(wire[i:i + write_bytes])
-                                              for i in range(0, len(wire), write_bytes)])
-    writes.start()
-    try:
-        received = [server.receive(timeout=10) for _ in payloads]
-    finally:
-        writes.join(10)
-        client_sock.close()
-        server_sock.close()
-    assert received == payloads
-    boundaries = set(itertools.accumulate(len(f) for f in frames))
-    ends = list(itertools.accumulate(handed))
-    oversized_from = sum(len(f) for f in frames[:-1])  # the 100,000-byte frame
-    assert [end for end in ends if end <= oversized_from and end not in boundaries] == []
-    assert ends[-1] == len(wire)

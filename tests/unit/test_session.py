@@ -18,17 +18,9 @@ def test_frames_are_buffered_and_acked_every_n() -> None:
     s = session()
     acks = [s.on_binary(b"ab" * 10, now=0.1 * i) for i in range(1, 7)]
     assert acks == [None, None, Ack(3, 60), None, None, Ack(6, 120)]
-    assert b"".join(s.pcm_chunks()) == b"ab" * 60
+    assert s.pcm == b"ab" * 60
     assert s.on_text('{"event":"done"}', now=1.0) == Done()
     assert s.state is State.FINISHED
-
-
-def test_a_cut_short_stream_offers_its_whole_samples_only() -> None:
-    s = session()
-    s.on_binary(b"abcd", now=0.1)
-    s.on_binary(b"efg", now=0.2)
-    assert s.buffered_bytes == 7
-    assert [bytes(piece) for piece in s.pcm_chunks()] == [b"abcd", b"ef"]
 
 
 def test_start_is_accepted_only_first() -> None:
