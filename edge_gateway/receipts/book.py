@@ -1,6 +1,7 @@
 """The receipt book: what the receipts topic says about each recent segment, bounded.
 
-Built only from the log (`apply`), in log order per partition, so every gateway that has
+Built only from the log, in log order per partition (`apply`, and `apply_own` for this
+process's own records when nothing can be before them unread), so every gateway that has
 read a partition up to the same offset holds the same answers. It also knows how far it
 has read each partition, and lets a caller wait until it has read past an offset: that is
 how a claimant learns whether its claim came first. Bounded by a window (entries older
@@ -62,11 +63,18 @@ class ReceiptBook:
     def apply(self, partition: int, offset: int, record: Record | None) -> None:
         """One record of the log (None: a record this version skips)."""
         with self._changed:
-            if record is not None:
-                self._apply(offset, record)
-            self._positions[partition] = offset + 1
-            self._forget_old()
-            self._changed.notify_all()
+            self._apply_at(partition, offset, record)
+
+    def apply_own(self, partition: int, offset: int, record: Record) -> bool:
+        """A record this process wrote, landed at `offset`: applied at once when the book
+        has read everything before it (then nothing can be in between, and the follower
+        need not read it back before the next claim). False when something may be in
+        between: the follower must read up to it. Reading it again later changes nothing."""
+        with self._changed:
+            if self._positions.get(partition, 0) != offset:
+                return False
+            self._apply_at(partition, offset, record)
+            return True
 
     def advance(self, partition: int, next_offset: int) -> None:
         """The partition holds nothing before `next_offset` that is not applied. Exact, not
@@ -104,6 +112,13 @@ class ReceiptBook:
     def __len__(self) -> int:
         with self._changed:
             return len(self._entries)
+
+    def _apply_at(self, partition: int, offset: int, record: Record | None) -> None:
+        if record is not None:
+            self._apply(offset, record)
+        self._positions[partition] = offset + 1
+        self._forget_old()
+        self._changed.notify_all()
 
     def _apply(self, offset: int, record: Record) -> None:
         key, current = record.key, self._entries.get(record.key)

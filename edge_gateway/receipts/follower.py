@@ -8,8 +8,8 @@ published before answering a retry.
 Between reads it is paused: a consumer that keeps fetching costs a core's percent for
 nothing on a broker that answers empty fetches at once (Tansu does; docs/benchmarks.md,
 issue 13). It reads to the end again when the book is wanted (`ReceiptBook.want`: a claim
-waiting to be read back, or a record the ledger just wrote) and every `REFRESH_S`, so
-other gateways' receipts reach the book even when nothing here asks. Resuming makes
+waiting to be read back, or a record the ledger wrote and could not apply itself) and every
+`REFRESH_S`, so other gateways' receipts reach the book even when nothing here asks. Resuming makes
 librdkafka report the end of every partition again, which is how a round ends. A resume
 alone waits for the broker thread's next tick (up to a second, measured: 690 ms after a
 300 ms rest); a metadata request right after it wakes that thread (1.3 ms).
@@ -63,6 +63,8 @@ class ReceiptFollower(threading.Thread):
         self._stopping = threading.Event()
         self.caught_up = threading.Event()
         self.partitions = 0
+        self.rounds = 0
+        """Reads to the topic's end after a rest (the first one, at start, not counted)."""
 
     def stop(self) -> None:
         self._stopping.set()
@@ -89,6 +91,7 @@ class ReceiptFollower(threading.Thread):
                     consumer.pause(assigned)
                     self._book.rest_until_wanted(REFRESH_S)  # cleared before the resume
                     at_end.clear()
+                    self.rounds += 1
                     consumer.resume(assigned)
                     with contextlib.suppress(KafkaException):  # best effort: see above
                         consumer.list_topics(self.topic, timeout=RETRY_S)  # wakes the fetcher

@@ -3,7 +3,10 @@ first receipt.
 
 1. The book already has a receipt: answer with it (`duplicate`), write nothing.
 2. Else write a `Claim` to the device's receipts partition and read that partition back
-   up to the claim. The first claim of the segment in the log owns it.
+   up to the claim. The first claim of the segment in the log owns it. When the book had
+   read the partition up to the claim's offset, nothing can be in between: the claim (and
+   likewise the receipt, step 3) is applied to the book at once (`ReceiptBook.apply_own`),
+   without waiting for the follower.
 3. The owner publishes the audio, then writes `Published` with where it landed: it sends
    the receipt, the stream replies, and then waits for the receipt to be in Kafka before
    closing (`Outcome.confirm`: one round trip off the reply). A publish
@@ -162,12 +165,11 @@ class SegmentLedger:
         """Write a claim and read back to it: the state that decides who owns `key`. The
         audio's event is built while the claim travels (it is only sent if the claim wins)."""
         partition = self._partition(key)
-        before = self._book.position(partition)
         claim = Claim(key, self.owner, self.incarnation, self._wall_ms())
         sending = self._send(claim, partition)
         audio.prepare()
         offset = self._kafka.wait(sending, on_late=self._abandon_if_landed(claim)).offset
-        if offset == before:  # nothing between what the book has read and the claim
+        if self._book.apply_own(partition, offset, claim):  # nothing can be in between
             return claim, offset, self._book.lookup(key)
         if not self._book.wait_past(partition, offset, self._times.read_back_s):
             self._write_quietly(Abandoned(key, offset, self._wall_ms()), partition)
@@ -206,20 +208,22 @@ class SegmentLedger:
         """Send `key`'s Published receipt; the call returned waits until it is in Kafka.
         The key stays unsettled until then: a receipt that failed leaves the claim to be
         resolved from the audio topic after its expiry, never freed for a second publish."""
+        receipt = Published(key, location, self._wall_ms())
         try:
-            sending = self._send(Published(key, location, self._wall_ms()), partition)
+            sending = self._send(receipt, partition)
         except (PublishFailed, PublishUnconfirmed) as exc:
             self._receipt_lost(key, exc)
             return no_receipt_to_confirm
 
         def confirm() -> None:
             try:
-                self._kafka.wait(sending)
+                landed = self._kafka.wait(sending)
             except (PublishFailed, PublishUnconfirmed) as exc:
                 self._receipt_lost(key, exc)
-                return
-            finally:
                 self._book.want()
+                return
+            if not self._book.apply_own(partition, landed.offset, receipt):
+                self._book.want()  # read it back in the background, before the next claim
             self._settle(key)
         return confirm
 

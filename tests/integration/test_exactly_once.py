@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from devkit.broker import Broker
+from devkit.fault_rig import metric
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.segments import new_segment_id, records_of, send_segment
 from devkit.signals import tone
 from devkit.tcp_proxy import TcpProxy
 from devkit.ws_client import RawWebSocket
+from edge_gateway.receipts.follower import REFRESH_S
 from ingress_common.client import ClientOptions, Refused, send_utterance
 from tests.conftest import TOPIC
 
@@ -189,3 +191,23 @@ def test_the_python_client_raises_on_a_refusal_no_retry_can_fix(
     with pytest.raises(Refused) as refused:
         send_utterance(own_gateway.ws_url, b"\0", "eo-client", new_segment_id("eo-client"))
     assert refused.value.error is not None and refused.value.error.code == "misaligned_pcm"
+
+
+def test_a_lone_gateway_applies_its_own_claims_and_receipts_without_the_follower(
+        own_gateway: GatewayProcess, reader: KafkaReader) -> None:
+    """One gateway, segments one after another: the book takes each claim and receipt as it
+    is written (nothing can be before them unread), so the follower is not woken per
+    segment, and a repeat straight after the publish still gets the first receipt."""
+    url, device = own_gateway.ws_url, "eo-own"
+    send_segment(url, device, new_segment_id(device), PCM[:3200])  # the partition is known
+    rounds_before, began = metric(own_gateway, "edge_gateway_receipt_read_rounds"), time.monotonic()
+    segments = [new_segment_id(device) for _ in range(6)]
+    for segment in segments:
+        first = send_segment(url, device, segment, PCM).final
+        repeat = send_segment(url, device, segment, PCM).final
+        assert first["event"] == "published" and not first["duplicate"], first
+        assert repeat["duplicate"] and repeat["offset"] == first["offset"], repeat
+    rounds = metric(own_gateway, "edge_gateway_receipt_read_rounds") - rounds_before
+    refreshes = (time.monotonic() - began) // REFRESH_S + 1
+    assert rounds_before >= 0 and rounds <= refreshes, f"{rounds} follower rounds for 6 segments"
+    assert all(len(records_of(reader, url, device, s)) == 1 for s in segments)
