@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import signal
 import subprocess
 import sys
@@ -25,11 +24,10 @@ from pathlib import Path
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import BYTES_PER_S, run_clients
-from devkit.procstat import Watch, sample
+from devkit.procstat import Watch, cpu_times, sample
 from edge_gateway.settings import DEFAULT_TOPIC
 
 SAMPLE_RATE = 250
-TICKS = os.sysconf("SC_CLK_TCK")
 GROUPS = [  # (label, substrings of a frame "function (file)"), first match wins, leaf upward
     ("wsproto frame parsing", ("wsproto/",)),
     ("socket recv / select", ("recv_into", "select (", "_readable", "sock_recv")),
@@ -55,13 +53,12 @@ def thread_cpu(pids: list[int]) -> dict[tuple[int, str], float]:
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
-                stat = (task / "stat").read_text()
+                user_s, system_s = cpu_times(task / "stat")
                 name = (task / "comm").read_text().strip()
             except OSError:
                 continue  # ended while being read
-            fields = stat[stat.rindex(")") + 2:].split()
             kind = ("arbiter: " if pid == pids[0] else "") + name.rstrip("0123456789_-")
-            out[(int(task.name), kind)] = (int(fields[11]) + int(fields[12])) / TICKS
+            out[(int(task.name), kind)] = user_s + system_s
         out[(pid, "(process)")] = sample(pid).cpu_s
     return out
 

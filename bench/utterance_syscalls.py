@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import shutil
 import signal
@@ -27,21 +26,14 @@ from bench.gateway_profile import cpu_by_kind, thread_cpu
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import run_clients
+from devkit.procstat import cpu_times
 from edge_gateway.settings import DEFAULT_TOPIC
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def one_frame_utterances(gateway: GatewayProcess, count: int) -> float:
     began = time.monotonic()
     run_clients(gateway.ws_url, 1, 0.1, 0.1, False, f"sys-{uuid.uuid4().hex[:6]}", rounds=count)
     return time.monotonic() - began
-
-
-def user_system_s(pid: int) -> tuple[float, float]:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def python_thread_names(pid: int) -> dict[int, str]:
@@ -51,6 +43,19 @@ def python_thread_names(pid: int) -> dict[int, str]:
     dump = subprocess.run([str(py_spy), "dump", "--pid", str(pid)], capture_output=True,
                           text=True, timeout=30).stdout
     return {int(tid): name for tid, name in re.findall(r"Thread (\d+) \(\w+\): \"([^\"]+)\"", dump)}
+
+
+def await_tracer(pid: int, timeout_s: float = 10.0) -> None:
+    """Until every thread of `pid` is traced (TracerPid set in its status), or raise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        tracers = [line.split()[1] for task in Path(f"/proc/{pid}/task").iterdir()
+                   for line in (task / "status").read_text().splitlines()
+                   if line.startswith("TracerPid:")]
+        if tracers and "0" not in tracers:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"strace did not attach to every thread of {pid} in {timeout_s:g} s")
 
 
 def main() -> int:
@@ -68,10 +73,11 @@ def main() -> int:
     try:
         one_frame_utterances(gateway, 10)  # warm-up
         worker = gateway.worker_pids()[-1]
-        before, (user0, sys0) = thread_cpu(gateway.worker_pids()), user_system_s(worker)
+        stat = Path(f"/proc/{worker}/stat")
+        before, (user0, sys0) = thread_cpu(gateway.worker_pids()), cpu_times(stat)
         wall = one_frame_utterances(gateway, count)
         spent = cpu_by_kind(before, thread_cpu(gateway.worker_pids()))
-        user1, sys1 = user_system_s(worker)
+        user1, sys1 = cpu_times(stat)
         print(f"{count} one-frame segment utterances one at a time, {wall / count * 1000:.1f} ms "
               f"each (wall); worker {1000 * (user1 - user0) / count:.2f} ms user + "
               f"{1000 * (sys1 - sys0) / count:.2f} ms system per utterance\n")
@@ -86,7 +92,7 @@ def main() -> int:
         trace = workdir / "strace.txt"
         tracer = subprocess.Popen(["strace", "-f", "-qq", "-p", str(worker), "-o", str(trace)],
                                   stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # attached to every thread
+        await_tracer(worker)
         one_frame_utterances(gateway, count)
         tracer.send_signal(signal.SIGINT)
         tracer.wait(30)

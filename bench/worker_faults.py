@@ -20,7 +20,7 @@ from pathlib import Path
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import BYTES_PER_S, run_clients
-from devkit.procstat import sample
+from devkit.procstat import sample, stat_fields
 from edge_gateway.settings import DEFAULT_TOPIC
 
 BURST_S = 1468006 / BYTES_PER_S
@@ -31,8 +31,7 @@ SCENARIOS = {  # name: (clients, seconds, frame_s, paced, rounds, stagger_s)
 
 
 def minor_faults(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[7])
+    return int(stat_fields(Path(f"/proc/{pid}/stat"))[7])
 
 
 def main(overrides: list[str]) -> int:

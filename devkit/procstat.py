@@ -23,13 +23,24 @@ class ProcSample:
     """Proportional set size: shared pages split between the processes sharing them."""
 
 
+def stat_fields(stat_path: Path) -> list[str]:
+    """The fields of a /proc/PID/stat or /proc/PID/task/TID/stat file after the command
+    name (which may hold spaces): index 7 is minflt, 11 utime, 12 stime (proc(5), from 3)."""
+    stat = stat_path.read_text()
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def cpu_times(stat_path: Path) -> tuple[float, float]:
+    """User and system CPU seconds so far of a process or thread (its stat file)."""
+    fields = stat_fields(stat_path)
+    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
+
+
 def sample(pid: int) -> ProcSample:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])
+    user_s, system_s = cpu_times(Path(f"/proc/{pid}/stat"))
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                   if ":" in line)
-    return ProcSample(cpu_s=(utime + stime) / _TICKS,
+    return ProcSample(cpu_s=user_s + system_s,
                       rss_bytes=_kib(status["VmRSS"]), peak_rss_bytes=_kib(status["VmHWM"]),
                       threads=int(status["Threads"]), pss_bytes=_pss(pid))
 

@@ -162,7 +162,7 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
         state.metrics.receipts.set(len(state.receipts.book))
-        state.metrics.receipt_reads.set(state.receipts.follower.rounds)
+        state.metrics.receipt_read_rounds.set(state.receipts.follower.rounds)
         return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
     @app.get("/")

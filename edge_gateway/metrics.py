@@ -34,7 +34,7 @@ class GatewayMetrics:
             "Repeats of a published segment_id answered with the first receipt.", registry=r)
         self.receipts = Gauge(
             "edge_gateway_receipts", "Segments the receipt book remembers.", registry=r)
-        self.receipt_reads = Gauge(
+        self.receipt_read_rounds = Gauge(
             "edge_gateway_receipt_read_rounds",
             "Times the receipts follower has woken to read its topic to the end.", registry=r)
         self.publish_latency = Histogram(

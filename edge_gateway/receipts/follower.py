@@ -8,9 +8,10 @@ published before answering a retry.
 Between reads it is paused: a consumer that keeps fetching costs a core's percent for
 nothing on a broker that answers empty fetches at once (Tansu does; docs/benchmarks.md,
 issue 13). It reads to the end again when the book is wanted (`ReceiptBook.want`: a claim
-waiting to be read back, or a record the ledger wrote and could not apply itself) and every
-`REFRESH_S`, so other gateways' receipts reach the book even when nothing here asks. Resuming makes
-librdkafka report the end of every partition again, which is how a round ends. A resume
+waiting to be read back, or a record the ledger wrote and could not apply itself) and
+every `REFRESH_S`, so other gateways' receipts reach the book even when nothing here
+asks. Resuming makes librdkafka report the end of every partition again, which is how a
+round ends. A resume
 alone waits for the broker thread's next tick (up to a second, measured: 690 ms after a
 300 ms rest); a metadata request right after it wakes that thread (1.3 ms).
 """
