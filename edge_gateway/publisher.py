@@ -31,6 +31,11 @@ from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 _LOGGER = throttled_logger(__name__)
 """Throttled: an outage makes the error callback repeat itself many times a second."""
 POLL_INTERVAL_S = 0.1
+IDLE_POLL_S = 5.0
+"""With nothing queued or in flight the poller rests on an Event instead of polling (each
+poll wakes a thread and takes the GIL: that was half an idle gateway's CPU); a send, a
+replacement request or close() wakes it. Error and log events that librdkafka raises while
+nothing is in flight are still served this often."""
 DEFAULT_LINGER_MS = 0
 """Each connection waits on its own message, so nothing would join a batch while a lone
 utterance lingered: linger.ms 1 cost 1.0 ms per write, 5 (librdkafka's default) 5 ms
@@ -130,6 +135,8 @@ class KafkaPublisher:
         self.on_replaced: Callable[[str], None] = lambda _reason: None
         self._replace_reason = ""
         self._stopping = threading.Event()
+        self._work = threading.Event()
+        """Set by whatever gives a resting poller something to do."""
         self._partitions: dict[str, int] = {}
         self._too_large = 0
         """The smallest event the topic refused as too large (0: none since the last
@@ -160,6 +167,7 @@ class KafkaPublisher:
             if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
                 self._too_large = min(self._too_large or len(value), len(value))
             raise PublishFailed(f"Kafka refused the event: {err.name()}") from None
+        self._work.set()
         return pending
 
     def wait(self, pending: InFlight, on_late: LateReport | None = None) -> Delivery:
@@ -199,6 +207,12 @@ class KafkaPublisher:
                     "(MSG_SIZE_TOO_LARGE): raise its max.message.bytes")
         return None
 
+    @property
+    def poller_thread_id(self) -> int:
+        """The poller thread's native id (for /proc/self/task/ID)."""
+        assert self._poller.native_id is not None
+        return self._poller.native_id
+
     def partition_of(self, key: str) -> int:
         """The audio topic's partition of `key`'s records (0 before the count is known)."""
         return partition_for(key, self.partitions()) or 0
@@ -210,6 +224,7 @@ class KafkaPublisher:
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush what is queued and stop the poller; returns messages still undelivered."""
         self._stopping.set()
+        self._work.set()
         self._poller.join(timeout=timeout_s)
         return self._current().flush(timeout_s)
 
@@ -225,7 +240,9 @@ class KafkaPublisher:
             if self._replace_requested.is_set():
                 self._replace_producer()
             try:
-                self._current().poll(POLL_INTERVAL_S)
+                producer = self._current()
+                producer.poll(POLL_INTERVAL_S)
+                self._rest_while_idle(producer)
             except KafkaException as exc:
                 err = exc.args[0]
                 _LOGGER.error("Kafka producer poll failed: %s", err.str() if err else exc)
@@ -236,6 +253,16 @@ class KafkaPublisher:
             except Exception:  # noqa: BLE001 - the poller must outlive any one bad report
                 _LOGGER.exception("Kafka producer poll failed")
                 self._stopping.wait(POLL_INTERVAL_S)
+
+    def _rest_while_idle(self, producer: Producer) -> None:
+        """Wait for work (at most IDLE_POLL_S) when `producer` has nothing queued, in flight
+        or unreported. The Event is cleared before the checks, so a send, a replacement
+        request or close() in between is not missed."""
+        if len(producer) == 0:
+            self._work.clear()
+            if (len(producer) == 0 and not self._replace_requested.is_set()
+                    and not self._stopping.is_set()):
+                self._work.wait(IDLE_POLL_S)
 
     def _replace_current(self, reason: str) -> None:
         """Replace whichever producer is current (for errors not tied to one message)."""
@@ -249,6 +276,7 @@ class KafkaPublisher:
                 return  # an error from a producer that was already replaced
             self._replace_reason = reason
         self._replace_requested.set()
+        self._work.set()
 
     def _replace_producer(self) -> None:
         try:
