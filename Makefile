@@ -23,6 +23,7 @@ bench: $(VENV)/.installed   # about 25 minutes: gateway scenarios and profile, a
 	$(PY) -m bench.receive_floor
 	$(PY) -m bench.worker_faults
 	$(PY) -m bench.utterance_syscalls
+	$(PY) -m bench.idle_cpu
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
 	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	EDGE_SOAK_S=600 $(PY) -m pytest -s -p no:cacheprovider tests/faults/test_soak.py

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.load import BYTES_PER_S, Sent, run_clients, verify
-from devkit.procstat import Watch
+from devkit.procstat import Watch, cpu_times
 from devkit.ws_client import RawWebSocket
 from edge_gateway.audio import pcm_to_wav
 from edge_gateway.events import AudioInputEvent, serialize_schemaless
@@ -36,6 +37,7 @@ from ingress_common.protocol import SAMPLE_RATE_HZ
 TOPIC = DEFAULT_TOPIC
 RESULTS = Path(__file__).resolve().parent / "results"
 BURST_BYTES = 1468006  # the gateway's buffer cap: 1.4 MiB of PCM, 45.9 s
+BURST_TARGET = 0.6  # issue 13: burst MB/s at least this share of the floor's
 
 
 @dataclass
@@ -102,16 +104,49 @@ def realtime(gateway: GatewayProcess, reader: KafkaReader, seconds: float, round
                 results, reader, run_id, watch, wall)
 
 
-def burst(gateway: GatewayProcess, reader: KafkaReader, rounds: int) -> Figures:
+def burst(gateway: GatewayProcess, broker: Broker, reader: KafkaReader, rounds: int) -> Figures:
+    """Also the CPU of the broker and of this load generator over the same wall time: the
+    three share this machine's cores, which bounds what any gateway could reach here."""
     run_id = f"burst-{uuid.uuid4().hex[:6]}"
     seconds = BURST_BYTES / BYTES_PER_S
+    assert broker.process is not None, "the broker runs"
+    broker_stat = Path(f"/proc/{broker.process.pid}/stat")
     with Watch(gateway.worker_pids()) as watch:
+        broker_cpu, own_cpu = sum(cpu_times(broker_stat)), time.process_time()
         began = time.monotonic()
         results = run_clients(gateway.ws_url, 10, seconds, 65536 / BYTES_PER_S, False, run_id,
                               rounds=rounds)
         wall = time.monotonic() - began
-    return fill(Figures(f"burst: 10 clients x 1.4 MiB as fast as possible, {rounds} rounds"),
-                results, reader, run_id, watch, wall)
+        broker_cpu, own_cpu = sum(cpu_times(broker_stat)) - broker_cpu, time.process_time() - own_cpu
+    figures = fill(Figures(f"burst: 10 clients x 1.4 MiB as fast as possible, {rounds} rounds"),
+                   results, reader, run_id, watch, wall)
+    figures.extra = {"broker_cpu_s": round(broker_cpu, 3), "load_generator_cpu_s": round(own_cpu, 3),
+                     "cores": os.cpu_count() or 1}
+    return figures
+
+
+def burst_bounds(bu: Figures, floor_mb_per_s: float) -> list[str]:
+    """Report rows: how busy the machine was in the burst, and the ceilings that follow."""
+    broker_cpu, load_cpu = bu.extra["broker_cpu_s"], bu.extra["load_generator_cpu_s"]
+    cores = bu.extra["cores"]
+    total = bu.cpu_s + broker_cpu + load_cpu
+    mb = bu.event_bytes / 1e6
+    machine_ceiling = mb / (total / cores)  # every core busy all the time, same CPU per MB
+    gateway_ceiling = mb / bu.cpu_s  # the gateway alone on a core, never waiting
+    target_wall = mb / (BURST_TARGET * floor_mb_per_s)
+    left_for_gateway = cores * target_wall - broker_cpu - load_cpu
+    return [
+        f"| burst CPU s: gateway + broker + load generator, of {cores} cores × wall | "
+        f"{bu.cpu_s:.2f} + {broker_cpu:.2f} + {load_cpu:.2f} = {total:.2f} of "
+        f"{cores * bu.wall_s:.2f} ({100 * total / (cores * bu.wall_s):.0f} %) | |",
+        f"| burst ceiling, every core busy: MB/s / floor MB/s | "
+        f"{machine_ceiling:.0f} / {floor_mb_per_s:.0f} = {machine_ceiling / floor_mb_per_s:.2f} | |",
+        f"| burst ceiling, the gateway alone on a core: MB per gateway CPU-s / floor MB/s | "
+        f"{gateway_ceiling:.0f} / {floor_mb_per_s:.0f} = {gateway_ceiling / floor_mb_per_s:.2f} | |",
+        f"| burst: gateway CPU s that {BURST_TARGET:g} × floor would leave ({cores} cores × "
+        f"{target_wall:.2f} s − broker − load generator), against what it spent | "
+        f"{left_for_gateway:.2f} vs {bu.cpu_s:.2f} | |",
+    ]
 
 
 def overload(gateway: GatewayProcess, reader: KafkaReader) -> Figures:
@@ -278,7 +313,7 @@ def main() -> int:
     reader = KafkaReader(broker.bootstrap, TOPIC)
     try:
         rt = realtime(gateway, reader, args.realtime_seconds, args.rounds)
-        bu = burst(gateway, reader, args.rounds)
+        bu = burst(gateway, broker, reader, args.rounds)
         ov = overload(gateway, reader)
         st = stall(gateway, broker, reader)
         hs = handshake(gateway)
@@ -300,12 +335,13 @@ def main() -> int:
         "burst MB/s / strict floor MB/s (linger.ms 0)": bu.mb_per_s / strict_burst.mb_per_s,
     }
     report = [table(rows), "", "| ratio (same run) | value | target |", "|---|---|---|"]
-    targets = ["≤ 2", "≤ 4", "≥ 0.6"] * 2
+    targets = ["≤ 2", "≤ 4", f"≥ {BURST_TARGET:g}"] * 2
     report += [f"| {k} | {v:.2f} | {t} |" for (k, v), t in zip(ratios.items(), targets, strict=True)]
     report += [f"| handshake p50, ms | {1000 * hs.p50:.2f} | ≤ 2 |",
                f"| CPU s / audio-min, realtime | {rt.cpu_per_audio_min:.3f} | ≤ 0.05 |",
                f"| peak PSS MiB, realtime (arbiter + worker) | {rt.peak_pss_mib:.1f} | ≤ 60 |",
                f"| peak PSS MiB, burst | {bu.peak_pss_mib:.1f} | ≤ 80 |"]
+    report += burst_bounds(bu, floor_burst.mb_per_s)
     report += ["", f"stall: {st.extra}"]
     text = "\n".join(report)
     print(text)

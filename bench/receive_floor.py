@@ -14,6 +14,10 @@ path cannot go under with wsproto (issue 13, "show the measurement that proves t
      handling) and `AudioConnection`'s loop with its `StreamSession` (limits, rate limit,
      buffer, an ack every 10 frames).
    The difference between the two is ours; the first is the stack's floor.
+3. The realtime scenario's shape: ten receiving threads, each paced at 10 frames a second
+   with the starts staggered, and the sender in another process (as the load generator
+   is), for both receivers. Every frame then wakes a thread that slept 100 ms: what the
+   gateway's realtime frames cost, and what the CPU target has to fit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import os
 import select
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -46,6 +52,10 @@ PACED_FRAMES = 600
 PACED_INTERVAL_S = 0.01
 PACED_ROUNDS = 5
 REALTIME_FRAME = 3200
+STREAMS = 10
+STREAM_INTERVAL_S = 0.1
+STREAM_FRAMES = 60
+STREAM_ROUNDS = 3
 
 
 def _frame(size: int) -> bytes:
@@ -99,13 +109,13 @@ def _tcp_pair() -> tuple[socket.socket, socket.socket]:
 
 
 def _send_paced(sock: socket.socket, head: list[bytes], frames: list[bytes],
-                tail: list[bytes]) -> None:
+                tail: list[bytes], interval_s: float) -> None:
     """The sender: pre-built wire bytes, one frame per interval, and it drains replies."""
     for data in head:
         sock.sendall(data)
     next_at = time.monotonic()
     for data in frames:
-        next_at += PACED_INTERVAL_S
+        next_at += interval_s
         time.sleep(max(0.0, next_at - time.monotonic()))
         sock.sendall(data)
         while select.select([sock], [], [], 0)[0] and sock.recv(65536):
@@ -114,55 +124,115 @@ def _send_paced(sock: socket.socket, head: list[bytes], frames: list[bytes],
         sock.sendall(data)
 
 
-def paced_minimal_s() -> float:
-    client_sock, server_sock = _tcp_pair()
-    masker = Connection(ConnectionType.CLIENT)
-    frames = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(PACED_FRAMES)]
-    sender = threading.Thread(target=_send_paced, args=(client_sock, [], frames, []))
+def receive_minimal(sock: socket.socket, frames: int) -> float:
+    """The least a Python receiver can do per frame; returns the thread's CPU seconds."""
     parser, buffer = Connection(ConnectionType.SERVER), bytearray(65536)
     view, received = memoryview(buffer), 0
-    sender.start()
     began = time.thread_time()
-    while received < PACED_FRAMES:
-        select.select([server_sock], [], [], 5.0)
-        count = server_sock.recv_into(buffer)
-        parser.receive_data(view[:count])
+    while received < frames:
+        select.select([sock], [], [], 5.0)
+        count = sock.recv_into(buffer)
+        if not count:
+            raise ConnectionError(f"sender closed after {received} of {frames} frames")
+        parser.receive_data(view[:count])  # type: ignore[arg-type]  # any buffer will do
         received += sum(1 for e in parser.events() if isinstance(e, BytesMessage))
-    spent = time.thread_time() - began
-    sender.join()
-    client_sock.close()
-    server_sock.close()
-    return spent / PACED_FRAMES
+    return time.thread_time() - began
 
 
-def paced_gateway_s() -> float:
-    client_sock, server_sock = _tcp_pair()
+def receive_gateway(sock: socket.socket, frames: int) -> float:
+    """The gateway's per-frame path up to `done` (no publish); the thread's CPU seconds."""
     key = base64.b64encode(os.urandom(16)).decode()
-    environ = {"gunicorn.socket": server_sock, "REQUEST_METHOD": "GET", "PATH_INFO": "/ws/audio",
+    environ = {"gunicorn.socket": sock, "REQUEST_METHOD": "GET", "PATH_INFO": "/ws/audio",
                "QUERY_STRING": "", "HTTP_HOST": "bench", "HTTP_UPGRADE": "websocket",
                "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_KEY": key,
                "HTTP_SEC_WEBSOCKET_VERSION": "13"}
-    masker = Connection(ConnectionType.CLIENT)
-    start = masker.send(TextMessage(data=json.dumps({"event": "start", "device_id": "bench"})))
-    frames = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(PACED_FRAMES)]
-    done = masker.send(TextMessage(data=json.dumps({"event": "done"})))
-    limits = StreamLimits(max_buffer_bytes=PACED_FRAMES * REALTIME_FRAME,
+    limits = StreamLimits(max_buffer_bytes=frames * REALTIME_FRAME,
                           max_messages_per_s=1e6, message_burst=10**6)
     # the server takes the request from the WSGI environ, as under gunicorn
     ws = Server(environ, receive_bytes=65536, max_message_size=4 * 65536,
                 thread_class=InlineReading)
     handler = StreamHandler(limits, publisher=None, metrics=GatewayMetrics())  # type: ignore[arg-type]
     connection = AudioConnection(handler, ws, "bench", None, lambda: None)
-    sender = threading.Thread(target=_send_paced, args=(client_sock, [start], frames, [done]))
-    sender.start()
     began = time.thread_time()
     connection._receive_until_done()  # the per-frame loop, up to done (no publish)
     spent = time.thread_time() - began
+    assert connection.session.frames == frames
+    return spent
+
+
+RECEIVERS = {"minimal": receive_minimal, "gateway": receive_gateway}
+RECEIVER_NAMES = {"minimal": "select + recv_into + wsproto, nothing else",
+                  "gateway": "the gateway's path (InlineServer + AudioConnection loop)"}
+
+
+def stream_wire(receiver: str, frames: int) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """What a device sends, masked and framed: (before the audio, the frames, after)."""
+    masker = Connection(ConnectionType.CLIENT)
+    audio = [masker.send(BytesMessage(data=_frame(REALTIME_FRAME))) for _ in range(frames)]
+    if receiver == "minimal":
+        return [], audio, []
+    start = masker.send(TextMessage(data=json.dumps({"event": "start", "device_id": "bench"})))
+    return [start], audio, [masker.send(TextMessage(data=json.dumps({"event": "done"})))]
+
+
+def paced_one_thread_s(receiver: str) -> float:
+    """One receiving thread, 100 frames a second, the sender a thread of this process."""
+    client_sock, server_sock = _tcp_pair()
+    head, frames, tail = stream_wire(receiver, PACED_FRAMES)
+    sender = threading.Thread(target=_send_paced, args=(client_sock, head, frames, tail,
+                                                        PACED_INTERVAL_S))
+    sender.start()
+    spent = RECEIVERS[receiver](server_sock, PACED_FRAMES)
     sender.join()
     client_sock.close()
     server_sock.close()
-    assert connection.session.frames == PACED_FRAMES
     return spent / PACED_FRAMES
+
+
+def paced_streams_s(receiver: str) -> float:
+    """STREAMS receiving threads at 10 frames a second each, starts staggered over one
+    interval, the senders in a child process; the receivers' CPU per frame."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        sender = subprocess.Popen([sys.executable, "-m", "bench.receive_floor", "--send",
+                                   str(listener.getsockname()[1]), receiver])
+        socks = []
+        for _ in range(STREAMS):
+            sock, _ = listener.accept()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            socks.append(sock)
+    spent: list[float] = []
+    threads = [threading.Thread(target=lambda s=sock: spent.append(
+        RECEIVERS[receiver](s, STREAM_FRAMES))) for sock in socks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if sender.wait(60) != 0 or len(spent) != STREAMS:
+        raise RuntimeError("a paced stream did not complete")
+    for sock in socks:
+        sock.close()
+    return sum(spent) / (STREAMS * STREAM_FRAMES)
+
+
+def send_streams(port: int, receiver: str) -> int:
+    """The child process of paced_streams_s: STREAMS paced senders."""
+    wires = [stream_wire(receiver, STREAM_FRAMES) for _ in range(STREAMS)]
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(STREAMS)]
+    for sock in socks:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    began = time.monotonic() + 0.5  # every receiver is running by then
+
+    def send(i: int) -> None:
+        time.sleep(max(0.0, began + i * STREAM_INTERVAL_S / STREAMS - time.monotonic()))
+        _send_paced(socks[i], *wires[i], STREAM_INTERVAL_S)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(STREAMS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    time.sleep(0.5)  # the receivers read the last frames before the close
+    return 0
 
 
 def main() -> int:
@@ -177,23 +247,32 @@ def main() -> int:
         print(f"| {name} | {size} | {mask * 1e6:.1f} | {parse * 1e6:.1f} | {unmask * 1e6:.1f} | "
               f"{per_audio_min:.4f} | {size / parse / 1e6:.0f} |")
     frames_per_audio_min = 60 * BYTES_PER_SECOND / REALTIME_FRAME
-    print(f"\nPaced over loopback TCP: {PACED_FRAMES} frames of {REALTIME_FRAME} bytes, one "
-          f"every {PACED_INTERVAL_S * 1000:g} ms; receiving thread's CPU:\n")
-    print("| receiver | CPU µs per frame, median (runs) | s per audio-minute (100 ms frames) |\n"
-          "|---|---|---|")
-    receivers = {"select + recv_into + wsproto, nothing else": paced_minimal_s,
-                 "the gateway's path (InlineServer + AudioConnection loop)": paced_gateway_s}
-    runs: dict[str, list[float]] = {name: [] for name in receivers}
-    for _ in range(PACED_ROUNDS):  # interleaved: the machine's noise falls on both alike
-        for name, measure in receivers.items():
-            runs[name].append(measure())
-    for name, values in runs.items():
-        per_frame = statistics.median(values)
-        spread = ", ".join(f"{v * 1e6:.0f}" for v in values)
-        print(f"| {name} | {per_frame * 1e6:.1f} ({spread}) | "
-              f"{per_frame * frames_per_audio_min:.4f} |")
+    shapes = [
+        (f"Paced over loopback TCP, one thread: {PACED_FRAMES} frames of {REALTIME_FRAME} bytes, "
+         f"one every {PACED_INTERVAL_S * 1000:g} ms, the sender a thread of this process",
+         paced_one_thread_s, PACED_ROUNDS),
+        (f"Paced over loopback TCP, the realtime scenario's shape: {STREAMS} threads, each "
+         f"{STREAM_FRAMES} frames of {REALTIME_FRAME} bytes one every "
+         f"{STREAM_INTERVAL_S * 1000:g} ms, starts staggered, the senders another process",
+         paced_streams_s, STREAM_ROUNDS),
+    ]
+    for title, measure, rounds in shapes:
+        print(f"\n{title}; receiving threads' CPU:\n")
+        print("| receiver | CPU µs per frame, median (runs) | s per audio-minute (100 ms frames) |\n"
+              "|---|---|---|")
+        runs: dict[str, list[float]] = {name: [] for name in RECEIVERS}
+        for _ in range(rounds):  # interleaved: the machine's noise falls on both alike
+            for name in RECEIVERS:
+                runs[name].append(measure(name))
+        for name, values in runs.items():
+            per_frame = statistics.median(values)
+            spread = ", ".join(f"{v * 1e6:.0f}" for v in values)
+            print(f"| {RECEIVER_NAMES[name]} | {per_frame * 1e6:.1f} ({spread}) | "
+                  f"{per_frame * frames_per_audio_min:.4f} |")
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--send"]:
+        raise SystemExit(send_streams(int(sys.argv[2]), sys.argv[3]))
     raise SystemExit(main())
