@@ -1,6 +1,6 @@
 """What an idle gateway costs, by thread: the arbiter's and the worker's CPU over a quiet
 window after one warm-up round of streams, from each thread's /proc schedstat (nanoseconds,
-not clock ticks: an idle thread uses less than a tick a second).
+not clock ticks: an idle thread uses less than a tick a second), and each process's PSS.
 
     .venv/bin/python -m bench.idle_cpu          # about 40 s
 
@@ -23,6 +23,7 @@ from bench.utterance_syscalls import python_thread_names
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.load import run_clients
+from devkit.procstat import sample
 from edge_gateway.settings import DEFAULT_TOPIC
 
 
@@ -67,6 +68,7 @@ def main() -> int:
         before = run_ns(pids)
         time.sleep(args.seconds)  # the idle window, measured as such
         after = run_ns(pids)
+        pss_mib = [sample(pid).pss_bytes / 2**20 for pid in pids]
     finally:
         gateway.stop()
         broker.stop()
@@ -79,6 +81,8 @@ def main() -> int:
     print("| thread | µs of CPU per second |\n|---|---|")
     for kind, ns in spent.most_common():
         print(f"| {kind} | {ns / 1e3 / args.seconds:.0f} |")
+    print(f"\nPSS, idle after the warm-up: arbiter {pss_mib[0]:.1f} MiB + worker {pss_mib[-1]:.1f} MiB"
+          f" = {sum(pss_mib):.1f} MiB")
     return 0
 
 
