@@ -15,17 +15,15 @@ import collections
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from devkit.broker import Broker
+from devkit.bench_stack import broker_and_gateway
 from devkit.gateway_process import GatewayProcess
 from devkit.load import BYTES_PER_S, run_clients
 from devkit.procstat import Watch, cpu_times, sample
-from edge_gateway.settings import DEFAULT_TOPIC
 
 SAMPLE_RATE = 250
 GROUPS = [  # (label, substrings of a frame "function (file)"), first match wins, leaf upward
@@ -107,39 +105,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    broker = Broker(workdir).start()
-    broker.create_topic(DEFAULT_TOPIC)
-    gateway = GatewayProcess(workdir, broker.bootstrap, DEFAULT_TOPIC).start()
+    with broker_and_gateway("bench-profile-") as gateway:
+        profile_scenarios(gateway, args.seconds)
+    return 0
+
+
+def profile_scenarios(gateway: GatewayProcess, seconds: float) -> None:
+    workdir = gateway.workdir
     loads = {
-        "realtime": lambda: run_clients(gateway.ws_url, 10, args.seconds, 0.1, True,
-                                        f"prof-{uuid.uuid4().hex[:6]}", stagger_s=args.seconds / 10),
+        "realtime": lambda: run_clients(gateway.ws_url, 10, seconds, 0.1, True,
+                                        f"prof-{uuid.uuid4().hex[:6]}", stagger_s=seconds / 10),
         "burst": lambda: run_clients(gateway.ws_url, 10, 1468006 / BYTES_PER_S, 65536 / BYTES_PER_S,
                                      False, f"prof-{uuid.uuid4().hex[:6]}", rounds=3),
     }
-    try:
-        for name, load in loads.items():
-            before = thread_cpu(gateway.worker_pids())
-            counts = profile(gateway, threading.Thread(target=load), workdir / f"{name}.txt")
-            spent = cpu_by_kind(before, thread_cpu(gateway.worker_pids()))
-            total = sum(counts.values()) or 1
-            print(f"\n{name}: {total} samples holding the GIL at {SAMPLE_RATE}/s "
-                  f"({total / SAMPLE_RATE:.2f} s of CPU)\n")
-            print("| spent on | share | CPU s |\n|---|---|---|")
-            for label, n in counts.most_common():
-                print(f"| {label} | {100 * n / total:.1f} % | {n / SAMPLE_RATE:.2f} |")
-            process = spent.pop("(process)")
-            print(f"\n{name}: CPU per thread kind (/proc, arbiter + worker, user + system), "
-                  f"{process:.2f} s in all\n")
-            print("| thread | CPU s | share |\n|---|---|---|")
-            for kind, cpu_s in sorted(spent.items(), key=lambda item: -item[1]):
-                if cpu_s > 0:
-                    print(f"| {kind} | {cpu_s:.2f} | {100 * cpu_s / (process or 1):.1f} % |")
-        per_utterance(gateway)
-    finally:
-        gateway.stop()
-        broker.stop()
-    return 0
+    for name, load in loads.items():
+        before = thread_cpu(gateway.worker_pids())
+        counts = profile(gateway, threading.Thread(target=load), workdir / f"{name}.txt")
+        spent = cpu_by_kind(before, thread_cpu(gateway.worker_pids()))
+        total = sum(counts.values()) or 1
+        print(f"\n{name}: {total} samples holding the GIL at {SAMPLE_RATE}/s "
+              f"({total / SAMPLE_RATE:.2f} s of CPU)\n")
+        print("| spent on | share | CPU s |\n|---|---|---|")
+        for label, n in counts.most_common():
+            print(f"| {label} | {100 * n / total:.1f} % | {n / SAMPLE_RATE:.2f} |")
+        process = spent.pop("(process)")
+        print(f"\n{name}: CPU per thread kind (/proc, arbiter + worker, user + system), "
+              f"{process:.2f} s in all\n")
+        print("| thread | CPU s | share |\n|---|---|---|")
+        for kind, cpu_s in sorted(spent.items(), key=lambda item: -item[1]):
+            if cpu_s > 0:
+                print(f"| {kind} | {cpu_s:.2f} | {100 * cpu_s / (process or 1):.1f} % |")
+    per_utterance(gateway)
 
 
 def per_utterance(gateway: GatewayProcess, count: int = 100) -> None:

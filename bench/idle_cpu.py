@@ -14,17 +14,14 @@ import argparse
 import collections
 import re
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from bench.utterance_syscalls import python_thread_names
-from devkit.broker import Broker
-from devkit.gateway_process import GatewayProcess
+from devkit.bench_stack import broker_and_gateway
 from devkit.load import run_clients
 from devkit.procstat import sample
-from edge_gateway.settings import DEFAULT_TOPIC
 
 
 def run_ns(pids: list[int]) -> dict[tuple[int, int], int]:
@@ -55,11 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-idle-"))
-    broker = Broker(workdir).start()
-    broker.create_topic(DEFAULT_TOPIC)
-    gateway = GatewayProcess(workdir, broker.bootstrap, DEFAULT_TOPIC).start()
-    try:
+    with broker_and_gateway("bench-idle-") as gateway:
         run_clients(gateway.ws_url, 10, 2.0, 0.1, True, f"idle-{uuid.uuid4().hex[:6]}",
                     stagger_s=0.2)  # warm-up: every thread has started and run once
         pids = gateway.worker_pids()
@@ -69,9 +62,6 @@ def main() -> int:
         time.sleep(args.seconds)  # the idle window, measured as such
         after = run_ns(pids)
         pss_mib = [sample(pid).pss_bytes / 2**20 for pid in pids]
-    finally:
-        gateway.stop()
-        broker.stop()
     spent: collections.Counter[str] = collections.Counter()
     for key, ns in after.items():
         spent[kinds.get(key[1], "other")] += ns - before.get(key, 0)

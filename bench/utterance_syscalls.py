@@ -17,17 +17,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from bench.gateway_profile import cpu_by_kind, thread_cpu
-from devkit.broker import Broker
+from devkit.bench_stack import broker_and_gateway
 from devkit.gateway_process import GatewayProcess
 from devkit.load import run_clients
 from devkit.procstat import cpu_times
-from edge_gateway.settings import DEFAULT_TOPIC
 
 
 def one_frame_utterances(gateway: GatewayProcess, count: int) -> float:
@@ -66,11 +64,7 @@ def main() -> int:
         print("needs strace", file=sys.stderr)
         return 2
     count = args.utterances
-    workdir = Path(tempfile.mkdtemp(prefix="bench-syscalls-"))
-    broker = Broker(workdir).start()
-    broker.create_topic(DEFAULT_TOPIC)
-    gateway = GatewayProcess(workdir, broker.bootstrap, DEFAULT_TOPIC).start()
-    try:
+    with broker_and_gateway("bench-syscalls-") as gateway:
         one_frame_utterances(gateway, 10)  # warm-up
         worker = gateway.worker_pids()[-1]
         stat = Path(f"/proc/{worker}/stat")
@@ -89,7 +83,7 @@ def main() -> int:
         names = python_thread_names(worker)
         comms = {int(t.name): (t / "comm").read_text().strip()
                  for t in Path(f"/proc/{worker}/task").iterdir()}
-        trace = workdir / "strace.txt"
+        trace = gateway.workdir / "strace.txt"
         tracer = subprocess.Popen(["strace", "-f", "-qq", "-p", str(worker), "-o", str(trace)],
                                   stderr=subprocess.DEVNULL)
         await_tracer(worker)
@@ -108,9 +102,6 @@ def main() -> int:
             print(f"| {who} | {call} | {n / count:.1f} |")
         futex = sum(n for (_, call), n in calls.items() if call == "futex")
         print(f"\nfutex (GIL and lock hand-offs between threads): {futex / count:.0f} per utterance")
-    finally:
-        gateway.stop()
-        broker.stop()
     return 0
 
 
