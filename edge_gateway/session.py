@@ -52,23 +52,33 @@ class StreamSession:
         self.start = Start(device_id=authenticated_device_id)
         self.frames = 0
         self._pcm = bytearray()
+        self._released_bytes: int | None = None
+        """Set once the buffer is released: how many bytes it held."""
         self._opened_at = opened_at
         self._last_message_at = opened_at
         self._bucket = TokenBucket(limits.max_messages_per_s, limits.message_burst, opened_at)
 
     @property
     def buffered_bytes(self) -> int:
-        return len(self._pcm)
+        return len(self._pcm) if self._released_bytes is None else self._released_bytes
 
     @property
     def pcm(self) -> memoryview:
         """The buffered PCM, without a copy (a 1.4 MiB stream is copied enough on its way
-        to Kafka). Valid once the stream has stopped receiving."""
+        to Kafka). Valid once the stream has stopped receiving, until `release_pcm()`."""
+        if self._released_bytes is not None:
+            raise RuntimeError("the stream's PCM was released after its event was built")
         return memoryview(self._pcm)
+
+    def release_pcm(self) -> None:
+        """Free the buffer: its event holds the audio now. Waiting for Kafka's report, a
+        1.4 MiB stream then holds only librdkafka's copy, not this one too."""
+        self._released_bytes = len(self._pcm)
+        self._pcm = bytearray()
 
     @property
     def duration_ms(self) -> int:
-        return len(self._pcm) * 1000 // (SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES)
+        return self.buffered_bytes * 1000 // (SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES)
 
     def seconds_to_deadline(self, now: float) -> float:
         """How long the handler may wait for the next message (≥ 0)."""

@@ -147,9 +147,13 @@ class AudioConnection:
         return self._handler.publisher.publish(self._prepare())
 
     def _prepare(self) -> PreparedUtterance:
+        """The stream's event, built once; the stream's own buffer is freed after it."""
         session = self.session
         pcm = session.pcm[: session.buffered_bytes // 2 * 2]
-        return self._handler.publisher.prepare(pcm, session.start, self.correlation_id)
+        prepared = self._handler.publisher.prepare(pcm, session.start, self.correlation_id)
+        del pcm  # the last view of the buffer: releasing it frees the memory
+        session.release_pcm()
+        return prepared
 
     def _publish_and_report(self) -> None:
         try:

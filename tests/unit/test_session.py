@@ -107,3 +107,14 @@ def test_a_late_message_raises_the_timeout_it_missed() -> None:
     s = session()
     with pytest.raises(errors.IdleTimeout):
         s.on_binary(b"\0\0", 10.5)
+
+
+def test_a_released_buffer_keeps_its_size_and_refuses_a_second_read() -> None:
+    s = session()
+    s.on_binary(b"ab" * 16, 0.1)
+    s.on_text('{"event":"done"}', 0.2)
+    before = (s.buffered_bytes, s.duration_ms)
+    s.release_pcm()
+    assert (s.buffered_bytes, s.duration_ms) == before == (32, 1)
+    with pytest.raises(RuntimeError):
+        s.pcm  # noqa: B018 - a second event from a released buffer would be empty
