@@ -34,6 +34,8 @@ class PreparedUtterance:
     correlation_id: str
     audio_bytes: int
     duration_ms: int
+    release_source: Callable[[], None] = lambda: None
+    """Frees the buffer the event was built from, once librdkafka holds its copy."""
 
     def published_at(self, delivery: Delivery) -> Published:
         return Published(self.correlation_id, delivery.topic, delivery.partition,
@@ -49,10 +51,11 @@ class UtterancePublisher:
         self._source_service = source_service
         self._metrics = metrics
 
-    def prepare(self, pcm: bytes | memoryview, start: Start,
-                correlation_id: str) -> PreparedUtterance:
+    def prepare(self, pcm: bytes | memoryview, start: Start, correlation_id: str,
+                release_source: Callable[[], None] = lambda: None) -> PreparedUtterance:
         """Serialize one utterance (the PCM is copied once, into the event). A device's
-        records all go to one partition (`partition_for` its id)."""
+        records all go to one partition (`partition_for` its id). `release_source` is
+        called once the event is in librdkafka's hands: the PCM is not needed after that."""
         duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
         key = start.device_id or correlation_id
         event = AudioInputEvent.create(correlation_id, wav_parts(pcm, start.sample_rate_hz),
@@ -61,7 +64,8 @@ class UtterancePublisher:
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
                                  _headers(start, correlation_id, len(pcm), duration_ms),
                                  partition_for(key, self._kafka.partitions()),
-                                 start.segment_id, correlation_id, len(pcm), duration_ms)
+                                 start.segment_id, correlation_id, len(pcm), duration_ms,
+                                 release_source)
 
     def publish(self, utterance: PreparedUtterance,
                 on_late: Callable[[Published | None], None] | None = None) -> Published:
@@ -78,6 +82,7 @@ class UtterancePublisher:
             sending = self._kafka.send(value, key=utterance.key, headers=utterance.headers,
                                        partition=utterance.partition)
             del value  # librdkafka holds its own copy while we wait
+            utterance.release_source()  # and the stream's buffer is not needed either
             delivery = self._kafka.wait(sending, on_late=late)
         except (PublishFailed, PublishUnconfirmed) as refusal:
             self._metrics.publish_failed.labels(refusal.code).inc()

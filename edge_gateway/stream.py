@@ -147,13 +147,12 @@ class AudioConnection:
         return self._handler.publisher.publish(self._prepare())
 
     def _prepare(self) -> PreparedUtterance:
-        """The stream's event, built once; the stream's own buffer is freed after it."""
+        """The stream's event, built once; the stream's own buffer is freed once the event
+        is in librdkafka's hands."""
         session = self.session
         pcm = session.pcm[: session.buffered_bytes // 2 * 2]
-        prepared = self._handler.publisher.prepare(pcm, session.start, self.correlation_id)
-        del pcm  # the last view of the buffer: releasing it frees the memory
-        session.release_pcm()
-        return prepared
+        return self._handler.publisher.prepare(pcm, session.start, self.correlation_id,
+                                               release_source=session.release_pcm)
 
     def _publish_and_report(self) -> None:
         try:

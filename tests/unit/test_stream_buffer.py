@@ -1,27 +1,54 @@
-"""A stream's buffer is freed as soon as its event is built: while Kafka confirms a
-1.4 MiB utterance, the gateway holds librdkafka's copy of it, not its own as well."""
+"""A stream's buffer is freed as soon as librdkafka holds the event: while Kafka confirms a
+1.4 MiB utterance, the gateway holds librdkafka's copy of it, not its own buffer as well.
+Kafka is a stub here (pure logic); the real publisher and serializer build the event."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from edge_gateway.events import deserialize_schemaless, serialize_schemaless
+from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
+from edge_gateway.publisher import Delivery
 from edge_gateway.stream import AudioConnection, StreamHandler
-from tests.unit.test_stream_verdict import Publisher, ScriptedSocket
+from tests.unit.test_stream_verdict import ScriptedSocket
 
 
-def test_the_buffer_is_released_once_the_event_is_built() -> None:
-    frames = [b"\1\2" * 800 for _ in range(5)]
-    ws = ScriptedSocket([*frames, '{"event":"done"}'], [])
-    handler = StreamHandler(StreamLimits(), Publisher(fail=False), GatewayMetrics())  # type: ignore[arg-type]
+class KafkaStub:
+    topic = "t"
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def partitions(self, topic_name: str | None = None) -> int:
+        return 1
+
+    def send(self, value: bytes, **_: Any) -> str:
+        self.sent.append(value)
+        return "in flight"
+
+    def wait(self, pending: str, on_late: Any = None) -> Delivery:
+        return Delivery("t", 0, 7)
+
+
+def test_the_buffer_is_released_once_librdkafka_holds_the_event() -> None:
+    pcm = b"\1\2" * 4000
+    kafka, metrics = KafkaStub(), GatewayMetrics()
+    publisher = UtterancePublisher(kafka, serialize_schemaless, "test", metrics)  # type: ignore[arg-type]
+    handler = StreamHandler(StreamLimits(), publisher, metrics)
+    ws = ScriptedSocket([pcm[i:i + 1600] for i in range(0, len(pcm), 1600)] + ['{"event":"done"}'], [])
     connection = AudioConnection(handler, ws, "cid", None, lambda: None)  # type: ignore[arg-type]
     connection._receive_until_done()
-    assert connection.session.buffered_bytes == 8000
 
     prepared = connection._prepare()
+    assert bytes(connection.session.pcm) == pcm, "kept while the event is not yet sent"
+    published = publisher.publish(prepared)
 
-    assert prepared == ("cid", 8000), "the event was built from the whole stream"
-    assert connection.session.buffered_bytes == 8000, "its size is still known (logs, errors)"
+    assert published.offset == 7 and published.audio_bytes == len(pcm)
+    assert bytes(deserialize_schemaless(kafka.sent[0]).wav).endswith(pcm), "the event has it all"
+    assert connection.session.buffered_bytes == len(pcm), "its size is still known"
     with pytest.raises(RuntimeError):
         connection.session.pcm  # noqa: B018 - the buffer is gone

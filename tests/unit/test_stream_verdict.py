@@ -37,7 +37,8 @@ class Publisher:
     def __init__(self, fail: bool) -> None:
         self.fail = fail
 
-    def prepare(self, pcm: Any, start: Start, correlation_id: str) -> tuple[str, int]:
+    def prepare(self, pcm: Any, start: Start, correlation_id: str,
+                release_source: Any = None) -> tuple[str, int]:
         return correlation_id, len(pcm)
 
     def publish(self, prepared: tuple[str, int]) -> Published:
