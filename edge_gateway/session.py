@@ -71,8 +71,8 @@ class StreamSession:
         return memoryview(self._pcm)
 
     def release_pcm(self) -> None:
-        """Free the buffer: its event holds the audio now. Waiting for Kafka's report, a
-        1.4 MiB stream then holds only librdkafka's copy, not this one too."""
+        """Free the buffer: librdkafka holds the audio now (in the event it was sent).
+        Waiting for Kafka's report, a 1.4 MiB stream then holds only librdkafka's copy."""
         self._released_bytes = len(self._pcm)
         self._pcm = bytearray()
 
