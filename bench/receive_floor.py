@@ -203,14 +203,18 @@ def paced_streams_s(receiver: str) -> float:
     spent: list[float] = []
     threads = [threading.Thread(target=lambda s=sock: spent.append(
         RECEIVERS[receiver](s, STREAM_FRAMES))) for sock in socks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if sender.wait(60) != 0 or len(spent) != STREAMS:
-        raise RuntimeError("a paced stream did not complete")
-    for sock in socks:
-        sock.close()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if sender.wait(60) != 0 or len(spent) != STREAMS:
+            raise RuntimeError("a paced stream did not complete")
+    finally:
+        sender.kill()  # a no-op once it has exited; never left running if a receiver failed
+        sender.wait(10)
+        for sock in socks:
+            sock.close()
     return sum(spent) / (STREAMS * STREAM_FRAMES)
 
 

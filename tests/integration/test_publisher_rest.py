@@ -10,7 +10,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from devkit.broker import Broker
-from edge_gateway.publisher import IDLE_POLL_S, POLL_INTERVAL_S, KafkaPublisher, producer_config
+from devkit.waiting import wait_for
+from edge_gateway.publisher import IDLE_POLL_S, KafkaPublisher, producer_config
 
 TOPIC = "publisher-rest-probe"
 """Its own topic: the raw bytes it writes are no AudioInputEvent for other tests' readers."""
@@ -44,7 +45,13 @@ def test_an_idle_poller_rests_and_a_send_wakes_it_at_once(broker: Broker) -> Non
     try:
         first = publisher.publish(b"before the rest", key="k", headers={})
         poller = publisher.poller_thread_id
-        time.sleep(3 * POLL_INTERVAL_S)  # the report's poll round ends; then it rests
+        seen = [scheduled_runs(poller)]
+
+        def resting() -> bool:  # no run since the last look: the report's poll round ended
+            seen.append(scheduled_runs(poller))
+            return seen[-1] == seen[-2]
+
+        wait_for(resting, 5.0, "the poller to rest after the report")
         runs_before = scheduled_runs(poller)
         time.sleep(IDLE_WINDOW_S)  # a window of idleness, measured as such
         idle_runs = scheduled_runs(poller) - runs_before
