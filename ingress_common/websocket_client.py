@@ -11,6 +11,9 @@ Closing can race with simple-websocket's reader thread: after the server's close
 thread closes the socket, and a `close()` that read `connected` as True just before sends on
 a closed descriptor (OSError EBADF; it killed the agent's delivery thread, issue 11).
 Closing a connection that is already closed is not a failure, so `close()` here never raises.
+A `send()` that loses the same race (the server's reply and close came while the client was
+still streaming: a repeat answered at `start`) raises ConnectionClosed, as a send after the
+close does, so the caller reads the reply the reader thread kept (a CI run failed on it).
 
 simple-websocket also has no connect timeout: its socket takes the process-wide default.
 `connect_with_timeout` sets that default, under a lock, for the connect and handshake only.
@@ -30,7 +33,8 @@ import threading
 from typing import Any
 
 import simple_websocket
-from wsproto.utilities import ProtocolError
+from wsproto.connection import ConnectionState
+from wsproto.utilities import LocalProtocolError, ProtocolError
 
 _DEFAULT_TIMEOUT_LOCK = threading.Lock()
 
@@ -42,6 +46,17 @@ class Client(simple_websocket.Client):
         super().handshake()
         if self.connected:
             self.connected = self._handle_events()
+
+    def send(self, data: bytes | str) -> None:
+        """Send a message; ConnectionClosed, never EBADF, when the reader thread has just
+        closed the connection after the server's close frame."""
+        try:
+            super().send(data)
+        except (OSError, LocalProtocolError):
+            if self.ws.state is ConnectionState.OPEN and self.sock.fileno() != -1:
+                raise
+            self.connected = False
+            raise simple_websocket.ConnectionClosed(self.close_reason, self.close_message) from None
 
     def close(self, reason: int | None = None, message: str | None = None) -> None:
         """Close the connection; a no-op when the peer or the reader thread already did."""

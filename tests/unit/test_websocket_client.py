@@ -12,6 +12,7 @@ import pytest
 import simple_websocket
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
+from wsproto.utilities import LocalProtocolError
 
 from ingress_common.websocket_client import Client
 
@@ -116,6 +117,28 @@ def test_close_after_the_reader_thread_closed_the_socket(client_class: type) -> 
     else:
         ws.close()  # a close of a closed connection is not a failure
         assert not ws.connected
+    server.join(5)
+
+
+@pytest.mark.parametrize("client_class", [simple_websocket.Client, Client],
+                         ids=["stock", "ours"])
+def test_send_after_the_reader_thread_closed_the_socket(client_class: type) -> None:
+    """The same race on a send: the gateway answered a repeat at `start` and closed while
+    the client was still streaming (a CI run's test client died of EBADF on its `done`).
+    Ours raises ConnectionClosed with the server's close code, so the caller reads the
+    reply the reader thread kept."""
+    port, server = closing_server()
+    ws = client_class.connect(f"ws://127.0.0.1:{port}/")
+    ws.send('{"event":"start"}')
+    reader_thread_has_closed_the_socket(ws)
+    if client_class is simple_websocket.Client:
+        # wsproto refuses in its closed state, or the socket send is EBADF
+        with pytest.raises((OSError, LocalProtocolError)):
+            ws.send('{"event":"done"}')
+    else:
+        with pytest.raises(simple_websocket.ConnectionClosed) as closed:
+            ws.send('{"event":"done"}')
+        assert closed.value.reason == 1000
     server.join(5)
 
 
