@@ -14,6 +14,7 @@ from flask import Flask
 from edge_gateway.app import create_app
 from edge_gateway.audio import WAV_HEADER_BYTES
 from edge_gateway.events import AVRO_OVERHEAD_BYTES
+from edge_gateway.hosting import compiled_unmask
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings
@@ -38,6 +39,8 @@ def build_app(settings: GatewaySettings) -> Flask:
         producer_config(settings.kafka_bootstrap_servers, event_bytes,
                         settings.publish_timeout_s, settings.kafka_config),
         settings.kafka_topic, settings.publish_timeout_s)
+    if compiled_unmask.apply_mask is None:
+        _LOGGER.warning("websockets' C speedups are missing: frames are unmasked in Python")
     kafka_ready = warm_up(kafka, settings.kafka_startup_timeout_s)
     receipts = ReceiptService(settings, kafka)
     receipts.start()

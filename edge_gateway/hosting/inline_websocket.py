@@ -8,6 +8,7 @@ target, never starts a thread, and turns the connection into an `InlineServer`, 
 the socket inside `receive()`:
 
 - `recv_into` one preallocated buffer per connection, fed to wsproto without a copy of ours;
+- frames unmasked in C (`compiled_unmask`), everything else of the frame parsing wsproto's;
 - pings are answered, close handshakes completed and `max_message_size` enforced by the
   same wsproto event handling as before (`Base._handle_events`);
 - `receive(timeout)` is bounded by its timeout as a whole, however the bytes dribble in;
@@ -28,6 +29,8 @@ from typing import Any
 from simple_websocket import ConnectionClosed, Server
 from wsproto.utilities import LocalProtocolError
 
+from edge_gateway.hosting.compiled_unmask import use_compiled_unmasking
+
 CLOSE_WAIT_S = 1.0
 DEFAULT_RECEIVE_BYTES = 65536
 
@@ -37,10 +40,12 @@ class InlineServer(Server):
 
     _buffer: bytearray
     _view: memoryview
+    compiled_unmasking: bool
 
     def _prepare_inline(self) -> None:
         self._buffer = bytearray(max(self.receive_bytes, 4096))
         self._view = memoryview(self._buffer)
+        self.compiled_unmasking = use_compiled_unmasking(self.ws)
 
     def receive(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
