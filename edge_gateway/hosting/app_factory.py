@@ -39,8 +39,9 @@ def build_app(settings: GatewaySettings) -> Flask:
         producer_config(settings.kafka_bootstrap_servers, event_bytes,
                         settings.publish_timeout_s, settings.kafka_config),
         settings.kafka_topic, settings.publish_timeout_s)
-    if compiled_unmask.apply_mask is None:
-        _LOGGER.warning("websockets' C speedups are missing: frames are unmasked in Python")
+    if not compiled_unmask.AVAILABLE:
+        _LOGGER.warning("websockets' C speedups are missing or wsproto's decoder has moved: "
+                        "frames are unmasked in Python")
     kafka_ready = warm_up(kafka, settings.kafka_startup_timeout_s)
     receipts = ReceiptService(settings, kafka)
     receipts.start()

@@ -15,18 +15,28 @@ False and the connection keeps wsproto's own masker: slower, never wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from wsproto import ConnectionType
+from wsproto.connection import Connection
 from wsproto.frame_protocol import FrameDecoder, XorMaskerSimple
 
-apply_mask: Callable[[Any, bytes], bytes] | None
 try:
     from websockets.speedups import apply_mask
+    _C_EXTENSION = True
 except ImportError:  # websockets without its C extension: keep wsproto's masker
-    apply_mask = None
+    _C_EXTENSION = False
 
-_MASKER_KEEPS_ITS_KEY = hasattr(XorMaskerSimple(b"\0\0\0\0"), "_masking_key")
+
+def _wsproto_layout_is_known() -> bool:
+    """The private attributes this module reaches for are where it expects them."""
+    decoder = getattr(Connection(ConnectionType.SERVER)._proto, "_frame_decoder", None)
+    return (type(decoder) is FrameDecoder
+            and hasattr(XorMaskerSimple(b"\0\0\0\0"), "_masking_key"))
+
+
+AVAILABLE = _C_EXTENSION and _wsproto_layout_is_known()
+"""Whether connections can unmask in C; the gateway warns at start when they cannot."""
 
 
 class CompiledMasker:
@@ -40,7 +50,6 @@ class CompiledMasker:
     def process(self, data: bytearray) -> bytes | bytearray:
         if not data:
             return data
-        assert apply_mask is not None  # use_compiled_unmasking checked it
         unmasked = apply_mask(data, self._key)
         rotation = len(data) % 4  # the next piece continues with the next key byte
         if rotation:
@@ -63,7 +72,7 @@ def use_compiled_unmasking(ws: Any) -> bool:
     """Switch an accepted wsproto WSConnection's (or a Connection's) decoder to compiled
     unmasking (True), or leave it as it is (False: no C extension, or wsproto's internals
     have moved)."""
-    if apply_mask is None or not _MASKER_KEEPS_ITS_KEY:
+    if not AVAILABLE:
         return False
     connection = getattr(ws, "connection", ws)  # a WSConnection has one once accepted
     decoder = getattr(getattr(connection, "_proto", None), "_frame_decoder", None)
