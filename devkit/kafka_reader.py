@@ -1,4 +1,5 @@
-"""Reads AudioInputEvents back from Kafka by assigning partitions directly (no group join).
+"""Reads AudioInputEvents back from Kafka by assigning partitions directly (no group join),
+in either framing (schemaless or Confluent).
 
 Tansu 0.6 reports a high watermark of (base offset of the last batch + 1), so reading
 stops on a predicate or a deadline, never on the watermark.
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from edge_gateway.audio import wav_to_pcm
-from edge_gateway.events import AudioInputEvent, deserialize_schemaless
+from edge_gateway.events import AudioInputEvent
+from edge_gateway.framing import decode_event
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class KafkaReader:
             headers = {str(pair[0]): _text(pair[1]) for pair in (msg.headers() or [])}
             key = _text(msg.key())
             self.seen.append(ReadEvent(msg.topic() or "", msg.partition() or 0, msg.offset() or 0,
-                                       key, headers, deserialize_schemaless(value)))
+                                       key, headers, decode_event(value)))
         return self.seen
 
     def find(self, correlation_id: str, timeout_s: float = 15.0) -> ReadEvent:

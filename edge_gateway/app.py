@@ -15,7 +15,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
 from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
-from edge_gateway.events import make_serializer
+from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered, serializer_for
 from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
@@ -48,10 +48,23 @@ class GatewayState:
     handler: StreamHandler
     receipts: ReceiptService
     verifier: TokenVerifier | None = None
+    schema: SchemaRegistration | None = None
 
     def not_ready(self) -> str | None:
         """Why the worker cannot serve every stream yet, or None."""
-        return self.kafka.check_ready(READY_CHECK_TIMEOUT_S) or self.receipts.not_ready()
+        return (self.kafka.check_ready(READY_CHECK_TIMEOUT_S) or self.receipts.not_ready()
+                or self.schema_missing())
+
+    def schema_missing(self) -> str | None:
+        """With confluent framing, why no event can be framed yet (registering the schema
+        now if start-up could not), or None."""
+        if self.settings.event_framing is not Framing.CONFLUENT or self.schema is None:
+            return None
+        try:
+            self.schema.register()
+        except SchemaUnregistered as exc:
+            return f"event schema not registered under {exc.subject}: {exc.reason}"
+        return None
 
 
 class AudioSlot:
@@ -72,16 +85,18 @@ class AudioSlot:
         self._state.metrics.active_connections.dec()
 
 
-def create_app(settings: GatewaySettings, kafka: KafkaPublisher,
-               receipts: ReceiptService) -> Flask:
+def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: ReceiptService,
+               schema: SchemaRegistration | None = None) -> Flask:
+    """`schema` is the event schema's registration (with a registry URL), whatever the
+    framing; confluent framing needs it."""
     metrics = GatewayMetrics()
     kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
-    publisher = UtterancePublisher(kafka, make_serializer(settings.schema_registry_url),
+    publisher = UtterancePublisher(kafka, serializer_for(settings.event_framing, schema),
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
                          StreamHandler(settings.stream_limits, publisher, metrics,
                                        receipts.ledger),
-                         receipts, load_verifier(settings))
+                         receipts, load_verifier(settings), schema)
     app = Flask(__name__)
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
@@ -130,6 +145,12 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
                 state.metrics.refused.labels("unauthorized").inc()
                 return _refusal(401, "unauthorized", str(exc),
                                 {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'})
+        schema_missing = state.schema_missing()
+        if schema_missing:
+            state.metrics.refused.labels("schema_unregistered").inc()
+            return _refusal(503, "schema_unregistered",
+                            f"{schema_missing}; nothing was published, retry later",
+                            {"Retry-After": str(RETRY_AFTER_S)})
         if not state.slots.try_acquire():
             state.metrics.refused.labels("over_capacity").inc()
             return _refusal(503, "over_capacity",

@@ -1,7 +1,5 @@
-"""The AudioInputEvent record and its two encodings.
-
-Plain schemaless Avro is the default (what the existing ASR consumer reads). With a
-Schema Registry URL the Confluent wire format is used: magic byte, schema id, Avro body.
+"""The AudioInputEvent record and its Avro encoding (the body; `framing` says what, if
+anything, goes before it on Kafka).
 
 The schemaless encoder writes the WAV into the event buffer itself: fastavro encodes the
 record with empty audio, and the audio goes where that empty `bytes` field was (an Avro
@@ -117,29 +115,8 @@ def _avro_long(value: int) -> bytes:
 
 
 def deserialize_schemaless(data: bytes) -> AudioInputEvent:
+    """The Avro body alone, as `speech-lib` reads it (readers of either framing:
+    `framing.decode_event`)."""
     record = fastavro.schemaless_reader(io.BytesIO(data), PARSED_SCHEMA)
     assert isinstance(record, dict)
     return AudioInputEvent.from_record(record)
-
-
-class RegistrySerializer:
-    """Confluent wire format through confluent_kafka.schema_registry (mock:// works in tests)."""
-
-    def __init__(self, registry_url: str) -> None:
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-        from confluent_kafka.schema_registry.avro import AvroSerializer
-
-        self._client = SchemaRegistryClient.new_client({"url": registry_url})
-        self._serializer = AvroSerializer(self._client, SCHEMA_TEXT,
-                                          to_dict=lambda event, _ctx: event.record())
-
-    def __call__(self, event: AudioInputEvent, topic: str) -> bytes:
-        from confluent_kafka.serialization import MessageField, SerializationContext
-
-        data = self._serializer(event, SerializationContext(topic, MessageField.VALUE))
-        assert data is not None
-        return data
-
-
-def make_serializer(schema_registry_url: str) -> EventSerializer:
-    return RegistrySerializer(schema_registry_url) if schema_registry_url else serialize_schemaless

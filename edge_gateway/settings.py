@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_gateway.framing import Framing
 from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_FRAME_BYTES, StreamLimits
 from ingress_common import config
 
@@ -67,6 +68,7 @@ class GatewaySettings:
     kafka_topic_replication: int = 1
     kafka_startup_timeout_s: float = 10.0
     schema_registry_url: str = ""
+    event_framing: Framing = Framing.SCHEMALESS
     auth_public_keys: str = ""
     auth_audience: str = "edge-audio-ingress"
     auth_issuer: str = ""
@@ -128,6 +130,13 @@ def _readable_file(text: str) -> str:
     return text
 
 
+def _framing(text: str) -> Framing:
+    try:
+        return Framing(text.strip().lower())
+    except ValueError:
+        raise ValueError(f"expected one of {', '.join(Framing)}") from None
+
+
 def _algorithms(text: str) -> tuple[str, ...]:
     from edge_gateway.auth import ASYMMETRIC_ALGORITHMS
 
@@ -183,7 +192,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kafka_startup_timeout_s", "KAFKA_STARTUP_TIMEOUT_S",
             "Seconds to wait for Kafka while the worker starts.", float, positive),
     Setting("schema_registry_url", "SCHEMA_REGISTRY_URL",
-            "If set, events use the Confluent wire format with this registry.", str),
+            "Schema Registry URL. If set, the event schema is registered under "
+            "`<KAFKA_TOPIC>-value` at start-up; the framing is GATEWAY_EVENT_FRAMING's.", str),
+    Setting("event_framing", "GATEWAY_EVENT_FRAMING",
+            "`schemaless`: the Avro body alone, as `speech-lib` reads it. `confluent`: magic "
+            "byte and schema id first, for registry-aware consumers; needs SCHEMA_REGISTRY_URL.",
+            _framing),
     Setting("auth_public_keys", "GATEWAY_AUTH_PUBLIC_KEYS",
             "PEM or JWKS file of the keys that sign device tokens. Setting it turns device "
             "authentication on; empty leaves it off.", _readable_file),
@@ -241,6 +255,10 @@ def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] |
     if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
         raise ConfigError("tls_keyfile" if settings.tls_certfile else "tls_certfile",
                           "TLS needs both GATEWAY_TLS_CERTFILE and GATEWAY_TLS_KEYFILE")
+    if settings.event_framing is Framing.CONFLUENT and not settings.schema_registry_url:
+        raise ConfigError("GATEWAY_EVENT_FRAMING", "confluent framing needs SCHEMA_REGISTRY_URL "
+                          "(the schema id comes from the registry); set it, or use "
+                          "GATEWAY_EVENT_FRAMING=schemaless")
     if settings.auth_enabled:
         load_verifier(settings)  # a bad key file stops the start, naming the setting
     return settings

@@ -14,6 +14,7 @@ from flask import Flask
 from edge_gateway.app import create_app
 from edge_gateway.audio import WAV_HEADER_BYTES
 from edge_gateway.events import AVRO_OVERHEAD_BYTES
+from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered
 from edge_gateway.hosting import compiled_unmask
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
 from edge_gateway.receipts.service import ReceiptService
@@ -21,6 +22,10 @@ from edge_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
 STARTUP_RETRY_S = 0.5
+_UNTIL_REGISTERED = {
+    Framing.SCHEMALESS: "events are still written schemaless",
+    Framing.CONFLUENT: "audio is refused as retryable until it is (/readyz says why)",
+}
 
 
 def max_event_bytes(settings: GatewaySettings) -> int:
@@ -48,7 +53,30 @@ def build_app(settings: GatewaySettings) -> Flask:
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
         _LOGGER.warning("receipts not read at start-up; /readyz reports it")
-    return create_app(settings, kafka, receipts)
+    return create_app(settings, kafka, receipts, register_schema(settings))
+
+
+def register_schema(settings: GatewaySettings) -> SchemaRegistration | None:
+    """With a registry URL, register the event schema under the topic's value subject, as
+    the seeds' gateway does, whatever the framing. Only confluent framing needs it to
+    succeed: until it does, /readyz says why and audio is refused as retryable."""
+    if not settings.schema_registry_url:
+        return None
+    registration = SchemaRegistration(settings.schema_registry_url, settings.kafka_topic)
+    deadline = time.monotonic() + settings.kafka_startup_timeout_s
+    while True:
+        try:
+            schema_id = registration.register()
+        except SchemaUnregistered as exc:
+            if time.monotonic() + STARTUP_RETRY_S < deadline:
+                time.sleep(STARTUP_RETRY_S)
+                continue
+            _LOGGER.warning("event schema not registered under %s at start-up: %s; %s",
+                            exc.subject, exc.reason, _UNTIL_REGISTERED[settings.event_framing])
+            return registration
+        _LOGGER.info("event schema registered under %s (schema id %d); events are framed %s",
+                     registration.subject, schema_id, settings.event_framing)
+        return registration
 
 
 def warm_up(kafka: KafkaPublisher, timeout_s: float) -> bool:

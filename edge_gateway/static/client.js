@@ -7,6 +7,7 @@ const PLAIN_WORDS = {
   unauthorized: "The gateway needs a valid device token.",
   origin_forbidden: "This page's address is not allowed by the gateway (Origin allowlist).",
   over_capacity: "The gateway is busy (all connections in use). Try again in a moment.",
+  schema_unregistered: "The gateway cannot reach its schema registry yet. Try again in a moment.",
   idle_timeout: "No audio reached the gateway for too long.",
   session_timeout: "The utterance was too long; what was sent so far was kept.",
   buffer_full: "The utterance was too long for the gateway.",

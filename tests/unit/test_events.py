@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from edge_gateway.audio import pcm_to_wav, wav_parts, wav_to_pcm
 from edge_gateway.events import (
     AudioInputEvent,
-    RegistrySerializer,
     deserialize_schemaless,
     serialize_schemaless,
 )
@@ -24,15 +23,6 @@ def test_schemaless_round_trip() -> None:
     assert back.correlation_id == "c1" and back.wav == event.wav and back.language_hint == "en"
     assert back.event_id == event.event_id
     assert abs((back.timestamp - event.timestamp).total_seconds()) < 0.001
-
-
-def test_registry_encoding_is_confluent_wire_format() -> None:
-    event = AudioInputEvent.create("c1", pcm_to_wav(b"\1\0" * 50), 16000, "edge-gateway", None)
-    data = RegistrySerializer("mock://unit")(event, "speech.audio.ingress")
-    assert data[0] == 0  # magic byte
-    schema_id = int.from_bytes(data[1:5], "big")
-    assert schema_id >= 1
-    assert deserialize_schemaless(data[5:]).correlation_id == "c1"
 
 
 def test_the_schema_takes_the_speech_lib_namespace() -> None:
