@@ -35,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(record)
     record.add_argument("--seconds", type=float, required=True)
     record.add_argument("out", type=Path)
-    send = commands.add_parser("send", help="deliver a WAV file (any rate, channels, width); print the acks")
+    send = commands.add_parser(
+        "send", help="deliver a WAV file (any rate, channels, width), whole; print the receipts")
     _common(send)
+    send.add_argument("--vad", action="store_true",
+                      help="cut the file by speech, as run does, instead of sending all of it")
     send.add_argument("file", type=Path)
     commands.add_parser("settings", help="print the settings as a Markdown table")
     return parser
@@ -72,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "record":
         return _record(settings, args.seconds, args.out)
     if args.command == "send":
-        return _send(settings, args.file)
+        return _send(settings, args.file, args.vad)
     return _run(settings, args.until_drained)
 
 
@@ -127,23 +130,31 @@ def _run(settings: Any, until_drained: bool) -> int:
     return 0 if agent.spool.depth == 0 or settings.spool_dir else 1
 
 
-def _send(settings: Any, path: Path) -> int:
-    from dataclasses import replace
+def _send(settings: Any, path: Path, vad: bool) -> int:
+    """Prints each reply as a JSON line, then a JSON summary, then one plain sentence on
+    stderr. 0: the whole file is confirmed in Kafka; 1: not all of it (or, with --vad, no
+    speech); 2: not a file it can send."""
+    from device_agent.file_send import send_file
+    from device_agent.source import SourceError
+    from ingress_common.client import Refused
 
-    from device_agent.agent import Agent
-    from device_agent.sources import source_factory
+    def print_reply(reply: Any) -> None:
+        print(encode(reply) if reply else "{}", flush=True)
 
-    settings = replace(settings, source=f"wav:{path}", status_interval_s=3600.0)
-    factory, _ = source_factory(settings.source, settings.period_ms, settings.channel_policy)
-    agent = Agent(settings, factory, finite_source=True)
-    agent.delivery.on_delivered = lambda reply: print(encode(reply) if reply else "{}", flush=True)
-    agent.run(_stop_on_signals(), until_drained=True)
-    stats = agent.stats.snapshot()
-    print(json.dumps({"segments_acked": stats["segments_acked"],
-                      "segments_rejected": stats["segments_rejected"],
-                      "segments_quarantined": stats["segments_quarantined"],
-                      "segments_undelivered": agent.spool.depth}), flush=True)
-    return 0 if agent.spool.depth == 0 and not stats["segments_quarantined"] else 1
+    try:
+        report = send_file(settings, path, vad, _stop_on_signals(), print_reply)
+    except SourceError as exc:
+        print(f"device-agent send: {exc}", file=sys.stderr)
+        return 2
+    except Refused as refused:
+        print(f"device-agent send: {path}: nothing sent: {refused}", file=sys.stderr)
+        return 1
+    print(json.dumps({"seconds": round(report.seconds, 3), "segments": report.segments_cut,
+                      "segments_acked": report.segments_acked,
+                      "segments_quarantined": report.segments_quarantined,
+                      "segments_undelivered": report.segments_undelivered}), flush=True)
+    print(f"device-agent send: {report.verdict()}", file=sys.stderr)
+    return 0 if report.complete else 1
 
 
 def _record(settings: Any, seconds: float, out: Path) -> int:

@@ -56,24 +56,80 @@ class PcmSource:
 
 
 def wav_file_pcm(path: Path, channel: ChannelPolicy | None = None) -> bytes:
-    """A PCM WAV file of any rate (8-48 kHz), channel count and sample width, as wire-format
-    PCM, converted by the same Converter that ALSA capture uses."""
-    try:
-        fmt, blocks = read_blocks(path)
-        converter = Converter(fmt, channel)
-        out = bytearray()
-        for block in blocks:
-            out += converter.convert(block)
-        out += converter.flush()
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"{path}: cannot read it as a PCM WAV file ({exc}); convert it with: "
-                          f"sox {path} -b 16 out.wav") from None
-    return bytes(out)
+    """A whole PCM WAV file as wire-format PCM (the reference that tests compare with)."""
+    source = WavFileSource(path, channel=channel)
+    source.open()
+    out = bytearray()
+    while True:
+        try:
+            out += source.read(0).pcm
+        except EndOfSource:
+            return bytes(out)
 
 
-def wav_file_source(path: Path, period_ms: int = 20, paced: bool = False,
-                    channel: ChannelPolicy | None = None) -> PcmSource:
-    return PcmSource(wav_file_pcm(path, channel), period_ms, paced, name=f"wav:{path}")
+class WavFileSource:
+    """A PCM WAV file of any rate (8-48 kHz), channel count and sample width, read and
+    converted a block at a time by the same Converter that ALSA capture uses: memory stays
+    bounded whatever the file's length. `paced` delivers it at real time. A reopen (after a
+    capture error) carries on where it was."""
+
+    def __init__(self, path: Path, period_ms: int = 20, paced: bool = False,
+                 channel: ChannelPolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = f"wav:{path}"
+        self.path = path
+        self._period_bytes = RATE_HZ * period_ms // 1000 * 2
+        self._paced = paced
+        self._clock, self._sleep = clock, sleep
+        try:  # the header now: a file that is no PCM WAV is refused before anything runs
+            fmt, self._blocks = read_blocks(path)
+            self.converter = Converter(fmt, channel)
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"{path}: cannot read it as a PCM WAV file ({exc}); "
+                              f"convert it with: sox {path} -b 16 out.wav") from None
+        self._pending = bytearray()
+        self._flushed = False
+        self._read_bytes = 0
+        self._played = 0
+        self._started: float | None = None
+
+    def open(self) -> None:
+        self._started = self._clock()
+        self._played = 0
+
+    def read(self, timeout_s: float) -> Chunk:
+        while len(self._pending) < self._period_bytes and not self._flushed:
+            self._fill()
+        if not self._pending:
+            raise EndOfSource(self.name)
+        chunk = bytes(self._pending[:self._period_bytes])
+        del self._pending[:self._period_bytes]
+        self._played += len(chunk)
+        self._read_bytes += len(chunk)
+        if self._paced and self._started is not None:
+            due = self._started + self._played / (RATE_HZ * 2)
+            self._sleep(max(0.0, due - self._clock()))
+        return Chunk(chunk)
+
+    @property
+    def seconds_read(self) -> float:
+        """Audio read so far, in the wire format."""
+        return self._read_bytes / (RATE_HZ * 2)
+
+    def close(self) -> None:
+        self._started = None
+
+    def _fill(self) -> None:
+        try:
+            block = next(self._blocks)
+        except StopIteration:
+            self._pending += self.converter.flush()
+            self._flushed = True
+            return
+        except OSError as exc:
+            raise SourceError(f"{self.path}: {exc}") from None
+        self._pending += self.converter.convert(block)
 
 
 def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:

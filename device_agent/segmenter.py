@@ -146,10 +146,15 @@ class Segmenter:
     def flush(self) -> list[Event]:
         """End of the stream: close the open segment with what remains."""
         events: list[Event] = []
+        tail = self._partial[: len(self._partial) // 2 * 2]
+        if not self._in_segment and tail and self.config.mode == "fixed":
+            # fixed mode drops nothing: a tail shorter than a window is a segment of its own
+            assert self._partial_stamp is not None
+            events.append(self._begin([_Window(tail, self._partial_stamp, self._position,
+                                               False, NOISE)]))
+        elif self._in_segment and tail:
+            events.append(SegmentAudio(tail))
         if self._in_segment:
-            tail = self._partial[: len(self._partial) // 2 * 2]
-            if tail:
-                events.append(SegmentAudio(tail))
             events += self._end("end_of_stream")
             self._partial = b""
         self._drop_unsent()

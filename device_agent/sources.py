@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device_agent.channels import ChannelPolicy
-from device_agent.fake_sources import PcmSource, silence_pcm, tone_pcm, wav_file_source
+from device_agent.fake_sources import PcmSource, WavFileSource, silence_pcm, tone_pcm
 from device_agent.source import AudioSource
 
 
@@ -19,7 +19,7 @@ def source_factory(spec: str, period_ms: int, channel: ChannelPolicy | None = No
 
         return (lambda: AlsaSource(arg or "default", period_ms, channel)), False
     if kind in {"wav", "wav-paced"}:
-        source = wav_file_source(Path(arg), period_ms, paced=kind == "wav-paced", channel=channel)
+        source = WavFileSource(Path(arg), period_ms, paced=kind == "wav-paced", channel=channel)
         return (lambda: source), kind == "wav"
     if kind == "tone":
         pcm = tone_pcm(1.0, float(arg or 440))  # whole cycles for integer Hz: loops seamlessly

@@ -26,6 +26,8 @@ SUFFIX = ".seg"
 TMP_SUFFIX = ".tmp"
 QUARANTINE_DIR = "quarantine"
 MAX_QUARANTINED = 100
+ROOM_WAIT_S = 0.5
+"""With the "wait" policy, how often a blocked writer looks again (it is also notified)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class SpoolLimits:
     max_segments: int = 2000
     max_age_s: float = 24 * 3600.0
     policy: str = "drop_oldest"
-    """"drop_oldest" or "drop_newest" when a limit is reached."""
+    """"drop_oldest" or "drop_newest" when a limit is reached; "wait" (a file, which unlike a
+    microphone can wait): the writer blocks until delivery makes room, and nothing is dropped."""
 
 
 @dataclass
@@ -197,6 +200,11 @@ class MemorySpool:
             return self._bytes + extra > self.limits.max_bytes or count > self.limits.max_segments
 
         while over():
+            if self.limits.policy == "wait":
+                if not any(s is not keep for s in self._segments):
+                    return True  # only `keep` left: one segment is bounded by max_s
+                self._changed.wait(ROOM_WAIT_S)  # delivery's remove() notifies
+                continue
             if self.limits.policy == "drop_newest" and not keep.in_spool:
                 return False
             victim = next((s for s in self._segments if s is not keep), None)

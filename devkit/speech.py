@@ -64,3 +64,11 @@ def spoken_at(text: str, rate_hz: int, voice: str = "en-us") -> np.ndarray:
                               "-c", "1", "-r", str(rate_hz), "-", "norm", "-6"],
                              check=True, capture_output=True, timeout=30).stdout
     return np.frombuffer(out, dtype="<f4").astype(np.float64)
+
+
+def loud_bounds(pcm: bytes, threshold: int = 600) -> tuple[int, int]:
+    """Byte offsets of the first and last sample above `threshold` (about -35 dBFS): where
+    espeak-ng's speech is, without its own leading and trailing silence."""
+    samples = memoryview(pcm).cast("h")
+    loud = [i for i, s in enumerate(samples) if abs(s) > threshold]
+    return loud[0] * 2, (loud[-1] + 1) * 2

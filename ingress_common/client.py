@@ -86,11 +86,32 @@ def send_utterance(url: str, pcm: bytes, device_id: str | None = None,
     raise Refused(None, f"gave up after {attempts} attempts; last: {reason}")
 
 
-def _attempt(url: str, pcm: bytes, start: Start, options: ClientOptions) -> Published | Error:
+def gateway_limits(url: str, options: ClientOptions | None = None) -> Connected:
+    """The limits the gateway announces in its `connected` message, from a connection that
+    streams nothing. Raises `Refused` when the gateway refuses the connection, and OSError
+    or simple_websocket's errors when it cannot be reached."""
+    options = options or ClientOptions()
+    ws = _connect(url, options)
+    try:
+        first = _next_event(ws, options.connect_timeout_s)
+    finally:
+        ws.close()
+    if isinstance(first, Error):
+        raise Refused(first, f"{first.code}: {first.message}")
+    if not isinstance(first, Connected):
+        raise OSError("the gateway did not start with `connected`")
+    return first
+
+
+def _connect(url: str, options: ClientOptions) -> Client:
     headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
-    ws = Client.connect_with_timeout(url, options.connect_timeout_s, io_timeout_s=5.0,
-                                     ping_interval=options.ping_interval_s, headers=headers,
-                                     ssl_context=options.ssl_context)
+    return Client.connect_with_timeout(url, options.connect_timeout_s, io_timeout_s=5.0,
+                                       ping_interval=options.ping_interval_s, headers=headers,
+                                       ssl_context=options.ssl_context)
+
+
+def _attempt(url: str, pcm: bytes, start: Start, options: ClientOptions) -> Published | Error:
+    ws = _connect(url, options)
     try:
         first = _next_event(ws, options.connect_timeout_s)
         if isinstance(first, Error):

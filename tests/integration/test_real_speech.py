@@ -9,7 +9,7 @@ from device_agent.segmenter import (
     SegmentStarted,
     Stamp,
 )
-from devkit.speech import phrases_with_pauses
+from devkit.speech import loud_bounds, phrases_with_pauses
 
 PHRASES = [
     "Turn on the kitchen lights, please.",
@@ -43,9 +43,3 @@ def test_each_spoken_phrase_is_one_utterance_containing_all_of_it() -> None:
         first_loud, last_loud = loud_bounds(signal[s0:s1])
         assert start <= s0 + first_loud and s0 + last_loud <= start + len(audio)
 
-
-def loud_bounds(pcm: bytes, threshold: int = 600) -> tuple[int, int]:
-    """Byte offsets of the first and last sample above `threshold` (about -35 dBFS)."""
-    samples = memoryview(pcm).cast("h")
-    loud = [i for i, s in enumerate(samples) if abs(s) > threshold]
-    return loud[0] * 2, (loud[-1] + 1) * 2

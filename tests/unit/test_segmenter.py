@@ -72,6 +72,22 @@ def test_fixed_mode_sends_everything_in_pieces() -> None:
     assert [len(pcm) for _, pcm, _ in segments][:4] == [BPS] * 4
 
 
+@settings(max_examples=150, deadline=None)
+@given(samples=st.integers(1, 3 * 16000 + 700), chunk_samples=st.integers(1, 5000),
+       max_windows=st.integers(1, 60))
+def test_fixed_mode_loses_and_repeats_no_sample_whatever_the_length(
+        samples: int, chunk_samples: int, max_windows: int) -> None:
+    """`send` cuts a file this way: the segments concatenate to exactly the input, even a
+    tail shorter than one 20 ms window after a cut (it used to be dropped)."""
+    signal = bytes((i * 7) % 256 for i in range(samples * 2))
+    segments = run(Segmenter(SegmenterConfig(mode="fixed", max_s=max_windows * 0.02)), signal,
+                   chunk=chunk_samples * 2)
+    assert b"".join(pcm for _, pcm, _ in segments) == signal
+    assert all(len(pcm) <= max_windows * 640 for _, pcm, _ in segments)
+    assert [start for start, _, _ in segments] == [
+        sum(len(p) for _, p, _ in segments[:i]) for i in range(len(segments))]
+
+
 def test_a_gap_ends_the_open_segment() -> None:
     segmenter = Segmenter(SegmenterConfig())
     events = segmenter.push(speech_like_pcm(1.0, seed=6), Stamp(0, 0))

@@ -147,3 +147,31 @@ def test_a_wall_clock_jump_neither_expires_nor_reorders(tmp_path: Path) -> None:
         order.append(segment.meta.seq)
         reopened.remove(segment)
     assert order == [1, 2, 3, 4]
+
+
+def test_the_wait_policy_blocks_the_writer_until_delivery_makes_room() -> None:
+    """`send`'s spool: a file can wait, so a full spool holds the reader back and drops nothing."""
+    import threading
+
+    spool = MemorySpool(SpoolLimits(max_bytes=250, policy="wait"))
+    fill(spool, range(1, 3))  # 200 of 250 bytes
+    written = threading.Event()
+
+    def write_third() -> None:
+        fill(spool, range(3, 4))
+        written.set()
+
+    writer = threading.Thread(target=write_third)
+    writer.start()
+    assert not written.wait(0.3), "a third segment would overfill the spool: the writer waits"
+    oldest = spool.oldest(0)
+    assert oldest is not None
+    spool.remove(oldest)
+    assert written.wait(5), "room made: the writer goes on"
+    writer.join(5)
+    delivered = []
+    while (segment := spool.oldest(0)) is not None:
+        delivered.append(segment.meta.seq)
+        spool.remove(segment)
+    assert delivered == [2, 3]
+    assert spool.counters.dropped_full == spool.counters.refused_full == 0
