@@ -65,11 +65,14 @@ class Rig:
     agents: list[AgentProcess] = field(default_factory=list)
 
     @classmethod
-    def start(cls, workdir: Path, gateway_settings: dict[str, str] | None = None) -> Rig:
+    def start(cls, workdir: Path, gateway_settings: dict[str, str] | None = None,
+              command: list[str] | None = None) -> Rig:
+        """`command`: another gateway command line (devkit's fault gateway)."""
         broker = Broker(workdir).start()
         broker.create_topic(TOPIC)
         gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC,
-                                 settings={"GATEWAY_PUBLISH_TIMEOUT_S": "3", **(gateway_settings or {})})
+                                 settings={"GATEWAY_PUBLISH_TIMEOUT_S": "3", **(gateway_settings or {})},
+                                 command=command)
         gateway.start()
         return cls(workdir, broker, gateway, KafkaReader(broker.bootstrap, TOPIC))
 

@@ -82,8 +82,6 @@ class GatewaySettings:
     receipt_window_s: float = 25 * 3600.0
     receipt_max_entries: int = 100_000
     claim_skew_s: float = 10.0
-    fault_crash_before_receipt: int = 0
-    fault_refuse_receipt: int = 0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -230,12 +228,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
             "Wall-clock difference allowed between gateways; a claim left by another gateway "
             "is resolved this long after it must have ended.", float, between(0, 600)),
-    Setting("fault_crash_before_receipt", "GATEWAY_FAULT_CRASH_BEFORE_RECEIPT",
-            "Fault tests only: SIGKILL the worker after the Nth segment's delivery report, "
-            "before its receipt. 0 (the default) never.", int, at_least(0)),
-    Setting("fault_refuse_receipt", "GATEWAY_FAULT_REFUSE_RECEIPT",
-            "Fault tests only: fail the Nth segment's receipt as if Kafka had refused it (its "
-            "audio is in Kafka). 0 (the default) never.", int, at_least(0)),
 )
 
 

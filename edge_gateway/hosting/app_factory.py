@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -17,6 +18,7 @@ from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered
 from edge_gateway.hosting import compiled_unmask
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
+from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings
 
@@ -32,7 +34,10 @@ def max_event_bytes(settings: GatewaySettings) -> int:
     return settings.max_buffer_bytes + WAV_HEADER_BYTES + AVRO_OVERHEAD_BYTES
 
 
-def build_app(settings: GatewaySettings) -> Flask:
+def build_app(settings: GatewaySettings,
+              ledger_producer: Callable[[KafkaPublisher], RecordProducer] | None = None) -> Flask:
+    """`ledger_producer` wraps the producer where the receipts ledger writes (a seam for
+    devkit's fault gateway); by default the ledger uses the producer itself."""
     event_bytes = max_event_bytes(settings)
     if settings.kafka_create_topic:
         created = ensure_topic(settings.kafka_bootstrap_servers, settings.kafka_topic,
@@ -48,7 +53,8 @@ def build_app(settings: GatewaySettings) -> Flask:
         _LOGGER.warning("websockets' C speedups are missing or wsproto's decoder has moved: "
                         "frames are unmasked in Python")
     kafka_ready = warm_up(kafka, settings.kafka_startup_timeout_s)
-    receipts = ReceiptService(settings, kafka)
+    receipts = ReceiptService(settings, kafka,
+                              ledger_producer(kafka) if ledger_producer is not None else None)
     receipts.start()
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
@@ -52,10 +53,13 @@ def worker_exit(_server: Any, worker: Any) -> None:
 
 
 class GatewayServer(BaseApplication):
-    """`edge-gateway serve`: gunicorn with our options; the app is built in the worker."""
+    """`edge-gateway serve`: gunicorn with our options; the app is built in the worker, by
+    `build` when given (a seam: devkit's fault gateway builds it with a wrapped producer)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings,
+                 build: Callable[[GatewaySettings], Flask] | None = None) -> None:
         self.settings = settings
+        self._build = build
         hide_from_gunicorn()  # the worker says READY=1 when Kafka is reachable, not the arbiter
         super().__init__()
 
@@ -66,6 +70,8 @@ class GatewayServer(BaseApplication):
     def load(self) -> Flask:
         # Imported here, in the worker after fork: the arbiter never loads Flask, librdkafka
         # or fastavro, which keeps it small (it only supervises).
+        if self._build is not None:
+            return self._build(self.settings)
         from edge_gateway.hosting.app_factory import build_app
 
         return build_app(self.settings)

@@ -22,17 +22,15 @@ first receipt.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge_gateway.publisher import Delivery, InFlight, KafkaPublisher, LateReport, partition_for
+from edge_gateway.publisher import Delivery, InFlight, LateReport, partition_for
 from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
 from edge_gateway.receipts.records import (
     Abandoned,
@@ -91,14 +89,16 @@ def no_receipt_to_confirm() -> None:
     stream, a receipt that could not even be sent)."""
 
 
-@dataclass(frozen=True)
-class FaultHooks:
-    """Fault tests only: what to do to the Nth segment this process publishes (0: never)."""
+class RecordProducer(Protocol):
+    """What the ledger needs of `KafkaPublisher`: devkit's fault gateway passes in a wrapper
+    that fails or kills at the worst moments (`devkit/fault_gateway.py`)."""
 
-    crash_before_receipt: int = 0
-    """SIGKILL the worker between the delivery report and the receipt."""
-    refuse_receipt: int = 0
-    """Fail the receipt as if Kafka had refused it (the audio is in Kafka)."""
+    def send(self, value: bytes, key: str, headers: Mapping[str, str],
+             topic: str | None = None, partition: int | None = None) -> InFlight: ...
+
+    def wait(self, pending: InFlight, on_late: LateReport | None = None) -> Delivery: ...
+
+    def partitions(self, topic_name: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,9 @@ class Outcome:
 
 
 class SegmentLedger:
-    def __init__(self, kafka: KafkaPublisher, receipts_topic: str, book: ReceiptBook,
+    def __init__(self, kafka: RecordProducer, receipts_topic: str, book: ReceiptBook,
                  find_record: FindRecord, owner: str, times: LedgerTimes,
-                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-                 faults: FaultHooks = FaultHooks()) -> None:
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self._kafka = kafka
         self._topic = receipts_topic
         self._book = book
@@ -125,8 +124,6 @@ class SegmentLedger:
         self._unsettled: set[SegmentKey] = set()
         """Keys whose audio this process is publishing, or whose publish is unconfirmed."""
         self._lock = threading.Lock()
-        self._faults = faults
-        self._owned_publishes = 0
         self._late_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="late-receipts")
         """What late reports write: they arrive on the Kafka poller thread, which must not
         wait on Kafka."""
@@ -196,9 +193,6 @@ class SegmentLedger:
             self._settle(claim.key)
             self._write_quietly(Abandoned(claim.key, offset, self._wall_ms()), partition)
             raise
-        if self._fault_before_receipt():
-            self._receipt_lost(claim.key, PublishFailed("fault injection: receipt refused"))
-            return location, no_receipt_to_confirm
         # Sent before the reply and confirmed before the close: a client that saw the
         # connection close finds the receipt, however soon the worker is killed after.
         return location, self._send_receipt(claim.key, location, partition)
@@ -242,15 +236,6 @@ class SegmentLedger:
             unsettled = key in self._unsettled
         return state.owner == self.owner and state.incarnation == self.incarnation \
             and not unsettled
-
-    def _fault_before_receipt(self) -> bool:
-        """Fault tests: the worst moments, between delivery and receipt. SIGKILL, or True
-        when this segment's receipt is to be refused."""
-        self._owned_publishes += 1
-        if self._owned_publishes == self._faults.crash_before_receipt:
-            _LOGGER.warning("fault injection: SIGKILL before the receipt")
-            os.kill(os.getpid(), signal.SIGKILL)
-        return self._owned_publishes == self._faults.refuse_receipt
 
     def _resolvable(self, state: Pending) -> bool:
         age_s = (self._wall_ms() - state.at_ms) / 1000

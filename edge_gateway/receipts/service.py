@@ -7,7 +7,7 @@ import logging
 from edge_gateway.publisher import KafkaPublisher, ensure_topic
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
-from edge_gateway.receipts.ledger import FaultHooks, LedgerTimes, SegmentLedger
+from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLedger
 from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.receipts.scan import find_record
 from edge_gateway.settings import GatewaySettings
@@ -17,7 +17,10 @@ SCAN_TIMEOUT_S = 10.0
 
 
 class ReceiptService:
-    def __init__(self, settings: GatewaySettings, kafka: KafkaPublisher) -> None:
+    def __init__(self, settings: GatewaySettings, kafka: KafkaPublisher,
+                 ledger_producer: RecordProducer | None = None) -> None:
+        """`ledger_producer` stands in for `kafka` where the ledger writes its records
+        (devkit's fault gateway wraps it); by default, `kafka` itself."""
         self.settings = settings
         self.book = ReceiptBook(BookLimits(settings.receipt_window_s, settings.receipt_max_entries))
         config = consumer_config(settings.kafka_bootstrap_servers, settings.kafka_config)
@@ -26,10 +29,8 @@ class ReceiptService:
         self._scan_config = config
         times = LedgerTimes(publish_timeout_s=settings.publish_timeout_s,
                             skew_s=settings.claim_skew_s)
-        self.ledger = SegmentLedger(kafka, settings.receipts_topic, self.book, self._find,
-                                    settings.resolved_gateway_id, times,
-                                    faults=FaultHooks(settings.fault_crash_before_receipt,
-                                                      settings.fault_refuse_receipt))
+        self.ledger = SegmentLedger(ledger_producer or kafka, settings.receipts_topic, self.book,
+                                    self._find, settings.resolved_gateway_id, times)
         self._kafka = kafka
 
     def start(self) -> None:

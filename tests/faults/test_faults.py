@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.fault_gateway import fault_gateway_command
 from devkit.fault_rig import (
     TOPIC,
     Rig,
@@ -201,7 +202,8 @@ def test_two_gateways_behind_a_proxy_that_switches_mid_run(rig: Rig) -> None:
 
 
 def test_gateway_killed_between_delivery_and_receipt(tmp_path: Path) -> None:
-    rig = Rig.start(tmp_path, {"GATEWAY_FAULT_CRASH_BEFORE_RECEIPT": "2"})
+    rig = Rig.start(tmp_path, command=fault_gateway_command(crash_before_receipt=2,
+                                                           once_file=tmp_path / "fired"))
     try:
         said = rig.agent("fault-worst-moment")
         accounting = said.settle(rig.reader, "gateway worker SIGKILLed between Kafka's delivery "

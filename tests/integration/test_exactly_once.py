@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devkit.broker import Broker
+from devkit.fault_gateway import fault_gateway_command
 from devkit.fault_rig import metric
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
@@ -111,11 +112,13 @@ def test_a_repeat_after_a_gateway_restart_is_still_a_duplicate(
 def test_a_gateway_killed_between_delivery_and_receipt_recovers_the_receipt(
         broker: Broker, reader: KafkaReader, tmp_path: Path) -> None:
     """The worst moment: Kafka has the record, the receipt was never written. The worker
-    dies (SIGKILL from the fault hook) and gunicorn starts a new one; the retry finds the
+    dies (SIGKILL from devkit's fault gateway) and gunicorn starts a new one; the retry finds the
     claim of the dead incarnation, looks in the audio partition, and answers with the
     record that is there instead of writing a second one."""
-    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings={
-        "GATEWAY_FAULT_CRASH_BEFORE_RECEIPT": "1", "GATEWAY_PUBLISH_TIMEOUT_S": "2"}).start()
+    gateway = GatewayProcess(
+        tmp_path, broker.bootstrap, TOPIC, settings={"GATEWAY_PUBLISH_TIMEOUT_S": "2"},
+        command=fault_gateway_command(crash_before_receipt=1, once_file=tmp_path / "fired"),
+    ).start()
     try:
         device = "eo-worst-moment"
         segment = new_segment_id(device)
@@ -132,13 +135,14 @@ def test_a_gateway_killed_between_delivery_and_receipt_recovers_the_receipt(
 
 def test_a_receipt_kafka_refused_never_frees_the_segment_for_a_second_record(
         broker: Broker, reader: KafkaReader, tmp_path: Path) -> None:
-    """The audio is in Kafka, its receipt is not (refused by the fault hook). A prompt
+    """The audio is in Kafka, its receipt is not (refused by devkit's fault gateway). A prompt
     retry on the same process must not take the claim for an idle one of its own and
     publish again: it is told to wait until the claim expires, and is then answered from
     the record found in the audio topic."""
-    gateway = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings={
-        "GATEWAY_FAULT_REFUSE_RECEIPT": "1", "GATEWAY_PUBLISH_TIMEOUT_S": "2",
-        "GATEWAY_CLAIM_SKEW_S": "0"}).start()
+    gateway = GatewayProcess(
+        tmp_path, broker.bootstrap, TOPIC,
+        settings={"GATEWAY_PUBLISH_TIMEOUT_S": "2", "GATEWAY_CLAIM_SKEW_S": "0"},
+        command=fault_gateway_command(refuse_receipt=1)).start()
     try:
         device = "eo-receipt-refused"
         segment = new_segment_id(device)
