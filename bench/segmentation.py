@@ -32,8 +32,8 @@ from types import ModuleType
 
 import numpy as np
 
-from device_agent.segmenter import Segmenter, SegmenterConfig, Stamp
-from device_agent.voice_activity import DetectorConfig
+from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig, Stamp
+from device_agent.segmenting.voice_activity import DetectorConfig
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ
@@ -145,7 +145,7 @@ def segments_of(make: Callable[[], object], pcm: bytes) -> tuple[list[tuple[int,
         name = type(event).__name__
         if name == "SegmentStarted":
             start, length = event.position, len(event.pcm) // 2
-        elif name == "SegmentAudio":
+        elif name == "SegmentExtended":
             length += len(event.pcm) // 2
         elif name == "SegmentEnded":
             spans.append((start, start + length))

@@ -16,15 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device_agent.backoff import Backoff
-from device_agent.capture_loop import CaptureLoop, Item
-from device_agent.delivery import Delivery
-from device_agent.pipeline import Pipeline
-from device_agent.segmenter import Segmenter
+from device_agent.capture.source import AudioSource
+from device_agent.capture.thread import CaptureThread, Item
+from device_agent.segmenting.segmenter import Segmenter
+from device_agent.segmenting.thread import SegmentingThread
 from device_agent.settings import AgentSettings
-from device_agent.source import AudioSource
-from device_agent.spool import DirectorySpool, MemorySpool
+from device_agent.spool.directory import DirectorySpool
+from device_agent.spool.memory import MemorySpool
 from device_agent.stats import AgentStats, write_status_file
-from device_agent.uplink import Uplink, UplinkConfig
+from device_agent.uplink.connection import ConnectionConfig, SegmentConnection
+from device_agent.uplink.sender import SenderThread
 from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,28 +73,28 @@ class Agent:
         self._delivery_stop = threading.Event()
         periods = max(1, int(settings.queue_s * 1000 / settings.period_ms))
         items: queue.Queue[Item] = queue.Queue(maxsize=periods)
-        self.capture = CaptureLoop(open_source, items, self.stats, self._capture_stop,
+        self.capture = CaptureThread(open_source, items, self.stats, self._capture_stop,
                                    block_when_full=finite_source)
-        self.pipeline = Pipeline(items, Segmenter(settings.segmenter), self.spool,
+        self.segmenting = SegmentingThread(items, Segmenter(settings.segmenter), self.spool,
                                  segment_ids(settings.resolved_device_id),
                                  settings.resolved_device_id, self.stats, self._capture_stop)
         token = Path(settings.token_file).read_text().strip() if settings.token_file else None
-        uplink = Uplink(UplinkConfig(settings.gateway_url, token, settings.ca_file or None,
+        uplink = SegmentConnection(ConnectionConfig(settings.gateway_url, token, settings.ca_file or None,
                                      verdict_timeout_s=settings.verdict_timeout_s),
                         self.spool)
-        uplink.on_limits = self.pipeline.fit_segments
-        self.delivery = Delivery(self.spool, uplink, self.stats, self._delivery_stop,
+        uplink.on_buffer_limit = self.segmenting.fit_segments
+        self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
                                  Backoff(settings.retry_base_s, settings.retry_cap_s),
                                  settings.max_rejections)
 
     def start(self) -> None:
-        self.delivery.start()
-        self.pipeline.start()
+        self.sender.start()
+        self.segmenting.start()
         self.capture.start()
 
     def drained(self) -> bool:
         """A finite source has ended and every segment was delivered or given up."""
-        return self.pipeline.source_ended.is_set() and self.spool.depth == 0
+        return self.segmenting.source_ended.is_set() and self.spool.depth == 0
 
     def run(self, stop: threading.Event, until_drained: bool = False) -> None:
         """Run until `stop` is set (or, with until_drained, the source is delivered)."""
@@ -110,7 +111,7 @@ class Agent:
     def capturing(self) -> bool:
         """Frames are arriving and every thread is alive."""
         fresh = time.monotonic() - self.stats.last_frame_monotonic < FRAMES_FRESH_S
-        threads = (self.capture, self.pipeline, self.delivery)
+        threads = (self.capture, self.segmenting, self.sender)
         return self.stats.mic_open and fresh and all(t.is_alive() for t in threads)
 
     def tell_systemd(self) -> None:
@@ -139,12 +140,12 @@ class Agent:
         self.systemd.stopping()
         self._capture_stop.set()
         self.capture.join(JOIN_TIMEOUT_S)
-        self.pipeline.join(JOIN_TIMEOUT_S)
+        self.segmenting.join(JOIN_TIMEOUT_S)
         deadline = time.monotonic() + self.settings.drain_timeout_s
         while self.spool.depth and time.monotonic() < deadline:
             time.sleep(0.05)
         self._delivery_stop.set()
-        self.delivery.join(self.settings.verdict_timeout_s + JOIN_TIMEOUT_S)
+        self.sender.join(self.settings.verdict_timeout_s + JOIN_TIMEOUT_S)
         snapshot = self.report_status()
         if snapshot["spool_depth"] and not self.settings.spool_dir:
             _LOGGER.error("stopping with %s undelivered segments in the memory spool; "

@@ -87,8 +87,8 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def _list_devices(channel: str, as_json: bool, show_all: bool) -> int:
     """Cards first (by their stable names), then the PCMs ALSA's configuration names."""
-    from device_agent.capture import describe_devices
-    from device_agent.channels import ChannelPolicy
+    from device_agent.capture.channels import ChannelPolicy
+    from device_agent.capture.device_report import describe_devices
 
     rows = describe_devices(ChannelPolicy.parse(channel))
     for row in rows:
@@ -120,7 +120,7 @@ def _stop_on_signals() -> threading.Event:
 
 def _run(settings: Any, until_drained: bool) -> int:
     from device_agent.agent import Agent
-    from device_agent.sources import source_factory
+    from device_agent.capture.open import source_factory
 
     factory, finite = source_factory(settings.source, settings.period_ms, settings.channel_policy)
     agent = Agent(settings, factory, finite_source=finite)
@@ -134,8 +134,8 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
     """Prints each reply as a JSON line, then a JSON summary, then one plain sentence on
     stderr. 0: the whole file is confirmed in Kafka; 1: not all of it (or, with --vad, no
     speech); 2: not a file it can send."""
+    from device_agent.capture.source import SourceError
     from device_agent.file_send import send_file
-    from device_agent.source import SourceError
     from ingress_common.client import Refused
 
     def print_reply(reply: Any) -> None:
@@ -158,7 +158,7 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
 
 
 def _record(settings: Any, seconds: float, out: Path) -> int:
-    from device_agent.sources import source_factory
+    from device_agent.capture.open import source_factory
 
     factory, _ = source_factory(settings.source, settings.period_ms, settings.channel_policy)
     source = factory()

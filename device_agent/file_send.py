@@ -23,7 +23,7 @@ import simple_websocket
 
 from device_agent.agent import Agent
 from device_agent.backoff import Backoff
-from device_agent.fake_sources import WavFileSource
+from device_agent.capture.wav import WavFileSource
 from device_agent.settings import AgentSettings
 from ingress_common.client import ClientOptions, Refused, gateway_limits
 from ingress_common.protocol import BYTES_PER_SECOND, Connected, Error, Published
@@ -78,9 +78,8 @@ def send_file(settings: AgentSettings, path: Path, vad: bool, stop: threading.Ev
         max_bytes = min(max_bytes, int(limits.limit("max_buffer_bytes", max_bytes)))
     agent = Agent(_send_settings(settings, path, vad, max_bytes), lambda: source,
                   finite_source=True)
-    if limits is not None:
-        agent.pipeline.fit_segments(limits)
-    agent.delivery.on_delivered = on_reply
+    agent.segmenting.fit_segments(max_bytes)
+    agent.sender.on_delivered = on_reply
     if not stop.is_set():
         agent.run(stop, until_drained=True)
     stats = agent.stats

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_agent.channels import ChannelPolicy
-from device_agent.segmenter import SegmenterConfig
-from device_agent.spool import SpoolLimits
-from device_agent.voice_activity import DetectorConfig
+from device_agent.capture.channels import ChannelPolicy
+from device_agent.segmenting.segmenter import SegmenterConfig
+from device_agent.segmenting.voice_activity import DetectorConfig
+from device_agent.spool.model import SpoolLimits
 from ingress_common import config
 from ingress_common.config import (
     ConfigError,

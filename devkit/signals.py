@@ -6,8 +6,8 @@ import math
 import random
 import struct
 
-from device_agent.fake_sources import silence_pcm as silence
-from device_agent.fake_sources import tone_pcm as tone
+from device_agent.capture.fakes import silence_pcm as silence
+from device_agent.capture.fakes import tone_pcm as tone
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ

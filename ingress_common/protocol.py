@@ -12,16 +12,13 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ingress_common.pcm import BYTES_PER_SECOND as BYTES_PER_SECOND  # re-exported: the format
+from ingress_common.pcm import CHANNELS as CHANNELS
+from ingress_common.pcm import SAMPLE_RATE_HZ as SAMPLE_RATE_HZ
+from ingress_common.pcm import SAMPLE_WIDTH_BYTES as SAMPLE_WIDTH_BYTES
 from ingress_common.refusals import BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
 
 PROTOCOL_VERSION = 1
-SAMPLE_RATE_HZ = 16000
-"""The only sample rate v1 accepts, in Hertz."""
-SAMPLE_WIDTH_BYTES = 2
-"""PCM16: signed 16-bit little-endian samples."""
-CHANNELS = 1
-BYTES_PER_SECOND = SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES * CHANNELS
-"""32000: one second of the wire's PCM."""
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")

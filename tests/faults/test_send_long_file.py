@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from device_agent.fake_sources import wav_file_pcm
+from device_agent.capture.wav import wav_file_pcm
 from devkit.fault_rig import Rig, record_accounting
 from devkit.file_send import delivered_segments, parse_send, start_send
 from devkit.gateway_process import GatewayProcess

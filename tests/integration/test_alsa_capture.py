@@ -41,7 +41,7 @@ def test_agent_records_exactly_the_fixture_through_libasound(tmp_path: Path) -> 
 def test_a_missing_alsa_device_is_a_clear_error(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c",
-                             "from device_agent.capture import AlsaSource\n"
+                             "from device_agent.capture.alsa import AlsaSource\n"
                              "AlsaSource('no_such_pcm').open()"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0

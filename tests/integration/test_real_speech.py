@@ -1,11 +1,11 @@
 """The segmenter on real speech (espeak-ng): the short pauses between words and at commas
 never cut an utterance; the long pauses between phrases always do."""
 
-from device_agent.segmenter import (
-    SegmentAudio,
+from device_agent.segmenting.segmenter import (
     SegmentEnded,
     Segmenter,
     SegmenterConfig,
+    SegmentExtended,
     SegmentStarted,
     Stamp,
 )
@@ -31,7 +31,7 @@ def test_each_spoken_phrase_is_one_utterance_containing_all_of_it() -> None:
     for event in events:
         if isinstance(event, SegmentStarted):
             segments.append((event.position * 2, bytearray(event.pcm)))
-        elif isinstance(event, SegmentAudio):
+        elif isinstance(event, SegmentExtended):
             segments[-1][1].extend(event.pcm)
     reasons = [e.reason for e in events if isinstance(e, SegmentEnded)]
     print(f"\n{len(PHRASES)} phrases → {len(segments)} segments, ended by {reasons}")

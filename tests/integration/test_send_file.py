@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from device_agent.fake_sources import wav_file_pcm
+from device_agent.capture.wav import wav_file_pcm
 from devkit.file_send import delivered_segments, run_send
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader

@@ -4,13 +4,13 @@ import queue
 import threading
 import time
 
-from device_agent.audio_format import PcmFormat
 from device_agent.backoff import Backoff
-from device_agent.capture import check_format
-from device_agent.capture_loop import Captured, CaptureLoop, Item
-from device_agent.fake_sources import ScriptedSource
-from device_agent.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted, Stamp
-from device_agent.source import SourceError
+from device_agent.capture.alsa import check_format
+from device_agent.capture.fakes import ScriptedSource
+from device_agent.capture.formats import PcmFormat
+from device_agent.capture.source import SourceError
+from device_agent.capture.thread import Captured, CaptureThread, Item
+from device_agent.segmenting.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted, Stamp
 from device_agent.stats import AgentStats
 from devkit.signals import speech_like_pcm
 
@@ -21,7 +21,7 @@ def run_script(script: list, maxsize: int = 100) -> tuple[list[Item], AgentStats
     source = ScriptedSource(iter(script))
     out: queue.Queue[Item] = queue.Queue(maxsize=maxsize)
     stats = AgentStats()
-    loop = CaptureLoop(lambda: source, out, stats, threading.Event(),
+    loop = CaptureThread(lambda: source, out, stats, threading.Event(),
                        backoff=Backoff(base_s=0.001, cap_s=0.002))
     loop.start()
     loop.join(5)
@@ -59,7 +59,7 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking() -> None:
     source = ScriptedSource(iter([A, B, C, A, B]))
     out: queue.Queue[Item] = queue.Queue(maxsize=2)
     stats = AgentStats()
-    loop = CaptureLoop(lambda: source, out, stats, threading.Event())
+    loop = CaptureThread(lambda: source, out, stats, threading.Event())
     loop.start()
     deadline = time.monotonic() + 5
     while stats.queue_overflows < 3 and time.monotonic() < deadline:

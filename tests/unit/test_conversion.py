@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device_agent.audio_format import FrameAligner, PcmFormat, decode
-from device_agent.channels import SWITCH_WINDOWS, WINDOW_S, ChannelPicker, ChannelPolicy
-from device_agent.conversion import Converter
-from device_agent.fake_sources import wav_file_pcm
-from device_agent.format_choice import NoUsableFormat, accept, sample_format_for
-from device_agent.wav_files import read_blocks
+from device_agent.capture.channels import SWITCH_WINDOWS, WINDOW_S, ChannelPicker, ChannelPolicy
+from device_agent.capture.conversion import Converter
+from device_agent.capture.format_choice import NoUsableFormat, accept, sample_format_for
+from device_agent.capture.formats import FrameAligner, PcmFormat, decode
+from device_agent.capture.wav import read_blocks, wav_file_pcm
 from devkit.audio_analysis import encode_frames, samples_of, tone_frequency
 
 

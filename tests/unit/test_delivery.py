@@ -6,10 +6,11 @@ import threading
 import time
 
 from device_agent.backoff import Backoff
-from device_agent.delivery import Delivery
-from device_agent.spool import MemorySpool, Segment, SegmentMeta, SpoolLimits
+from device_agent.spool.memory import MemorySpool
+from device_agent.spool.model import Segment, SegmentMeta, SpoolLimits
 from device_agent.stats import AgentStats
-from device_agent.uplink import Outcome
+from device_agent.uplink.connection import Attempt
+from device_agent.uplink.sender import SenderThread
 from ingress_common.protocol import Published
 
 
@@ -20,11 +21,11 @@ class FlakyUplink:
         self.failures = failures
         self.calls = 0
 
-    def deliver(self, segment: Segment, stop: threading.Event) -> Outcome:
+    def deliver(self, segment: Segment, stop: threading.Event) -> Attempt:
         self.calls += 1
         if self.calls <= self.failures:
             raise OSError(9, "Bad file descriptor")
-        return Outcome(True, False, "published", Published("c", "t", 0, 1, 2, 0))
+        return Attempt(True, False, "published", Published("c", "t", 0, 1, 2, 0))
 
 
 def test_an_unexpected_exception_is_counted_and_delivery_carries_on() -> None:
@@ -33,7 +34,7 @@ def test_an_unexpected_exception_is_counted_and_delivery_carries_on() -> None:
     assert segment is not None
     spool.complete(segment)
     stats, stop, uplink = AgentStats(), threading.Event(), FlakyUplink(failures=2)
-    delivery = Delivery(spool, uplink, stats, stop,  # type: ignore[arg-type]
+    delivery = SenderThread(spool, uplink, stats, stop,  # type: ignore[arg-type]
                         Backoff(0.01, 0.01, uniform=lambda _a, b: b))
     delivery.start()
     try:

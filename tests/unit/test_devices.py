@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device_agent.devices import Card, DeviceNotFound, list_cards, resolve
+from device_agent.capture.devices import Card, DeviceNotFound, list_cards, resolve
 
 CARDS = """ 0 [vc4hdmi        ]: vc4-hdmi - vc4-hdmi
                       vc4-hdmi

@@ -2,12 +2,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device_agent.fake_sources import silence_pcm
-from device_agent.segmenter import (
-    SegmentAudio,
+from device_agent.capture.fakes import silence_pcm
+from device_agent.segmenting.segmenter import (
     SegmentEnded,
     Segmenter,
     SegmenterConfig,
+    SegmentExtended,
     SegmentStarted,
     Stamp,
 )
@@ -27,7 +27,7 @@ def run(segmenter: Segmenter, pcm: bytes, chunk: int = 640 * 5) -> list[tuple[in
     for event in events:
         if isinstance(event, SegmentStarted):
             current = [event.position * 2, bytearray(event.pcm)]
-        elif isinstance(event, SegmentAudio):
+        elif isinstance(event, SegmentExtended):
             current[1] += event.pcm
         elif isinstance(event, SegmentEnded):
             segments.append((current[0], bytes(current[1]), event.reason))

@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from device_agent.spool import DirectorySpool, MemorySpool, SegmentMeta, SpoolLimits
+from device_agent.spool.directory import DirectorySpool
+from device_agent.spool.memory import MemorySpool
+from device_agent.spool.model import SegmentMeta, SpoolLimits
 
 
 def meta(seq: int, created: float | None = None) -> SegmentMeta:

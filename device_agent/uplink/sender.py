@@ -7,9 +7,10 @@ import threading
 from collections.abc import Callable
 
 from device_agent.backoff import Backoff
-from device_agent.spool import MemorySpool, Segment
+from device_agent.spool.memory import MemorySpool
+from device_agent.spool.model import Segment
 from device_agent.stats import AgentStats
-from device_agent.uplink import Outcome, Uplink
+from device_agent.uplink.connection import Attempt, SegmentConnection
 from ingress_common.protocol import Error, Published
 
 _LOGGER = logging.getLogger(__name__)
@@ -19,11 +20,11 @@ TRANSIENT_CODES = frozenset({"publish_unconfirmed", "segment_in_progress", "over
 """Refusals that say nothing about the segment itself: never a reason to quarantine."""
 
 
-class Delivery(threading.Thread):
-    def __init__(self, spool: MemorySpool, uplink: Uplink, stats: AgentStats,
+class SenderThread(threading.Thread):
+    def __init__(self, spool: MemorySpool, uplink: SegmentConnection, stats: AgentStats,
                  stop: threading.Event, backoff: Backoff | None = None,
                  max_rejections: int = 3) -> None:
-        super().__init__(name="delivery", daemon=True)
+        super().__init__(name="sender", daemon=True)
         self._spool = spool
         self._uplink = uplink
         self._stats = stats
@@ -44,7 +45,7 @@ class Delivery(threading.Thread):
                 _LOGGER.exception("delivery failed unexpectedly; carrying on in %.1f s", delay)
                 self._halt.wait(delay)
 
-    def _poisoned(self, segment: Segment, outcome: Outcome) -> bool:
+    def _poisoned(self, segment: Segment, outcome: Attempt) -> bool:
         """The same non-transient failure `max_rejections` times in a row: the segment
         would block the ones behind it (e.g. a topic whose max.message.bytes is too small)."""
         failure = outcome.failure

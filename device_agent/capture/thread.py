@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from device_agent.backoff import Backoff
-from device_agent.segmenter import Stamp
-from device_agent.source import AudioSource, EndOfSource, SourceError
+from device_agent.capture.source import AudioSource, EndOfSource, SourceError
+from device_agent.segmenting.segmenter import Stamp
 from device_agent.stats import AgentStats
-from ingress_common.protocol import BYTES_PER_SECOND
+from ingress_common.pcm import BYTES_PER_SECOND
 
 _LOGGER = logging.getLogger(__name__)
 STALL_TIMEOUT_S = 2.0
@@ -48,7 +48,7 @@ class SourceEnded:
 Item = Captured | Gap | SourceEnded
 
 
-class CaptureLoop(threading.Thread):
+class CaptureThread(threading.Thread):
     def __init__(self, open_source: Callable[[], AudioSource], out: queue.Queue[Item],
                  stats: AgentStats, stop: threading.Event, backoff: Backoff | None = None,
                  stall_timeout_s: float = STALL_TIMEOUT_S, block_when_full: bool = False) -> None:

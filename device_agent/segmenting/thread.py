@@ -8,21 +8,22 @@ import threading
 import time
 from collections.abc import Callable
 
-from device_agent.capture_loop import Captured, Gap, Item, SourceEnded
-from device_agent.segmenter import Event, SegmentAudio, SegmentEnded, Segmenter, SegmentStarted
-from device_agent.spool import MemorySpool, Segment, SegmentMeta
+from device_agent.capture.thread import Captured, Gap, Item, SourceEnded
+from device_agent.segmenting.segmenter import Event, SegmentEnded, Segmenter, SegmentExtended, SegmentStarted
+from device_agent.spool.memory import MemorySpool
+from device_agent.spool.model import Segment, SegmentMeta
 from device_agent.stats import AgentStats
-from ingress_common.protocol import BYTES_PER_SECOND, Connected
+from ingress_common.pcm import BYTES_PER_SECOND
 
 _LOGGER = logging.getLogger(__name__)
 QUEUE_POLL_S = 0.2
 
 
-class Pipeline(threading.Thread):
+class SegmentingThread(threading.Thread):
     def __init__(self, items: queue.Queue[Item], segmenter: Segmenter, spool: MemorySpool,
                  next_segment_id: Callable[[], tuple[str, int]], device_id: str,
                  stats: AgentStats, stop: threading.Event) -> None:
-        super().__init__(name="pipeline", daemon=True)
+        super().__init__(name="segmenting", daemon=True)
         self._items = items
         self._segmenter = segmenter
         self._spool = spool
@@ -35,11 +36,11 @@ class Pipeline(threading.Thread):
         self._fitted_max_bytes: int | None = None
         self.source_ended = threading.Event()
 
-    def fit_segments(self, connected: Connected) -> None:
-        """Called by the uplink with each `connected`: cut segments to the gateway's buffer."""
-        announced = connected.limit("max_buffer_bytes", 0)
-        if announced:
-            self._announced_max_bytes = int(announced)
+    def fit_segments(self, max_bytes: int) -> None:
+        """Cut segments to fit `max_bytes` (the buffer the gateway announces); from any
+        thread, taken up by this one before its next item."""
+        if max_bytes > 0:
+            self._announced_max_bytes = max_bytes
 
     def run(self) -> None:
         """The supervisor loop: an unexpected exception while handling one item is logged
@@ -84,7 +85,7 @@ class Pipeline(threading.Thread):
         for event in events:
             if isinstance(event, SegmentStarted):
                 self._start(event)
-            elif isinstance(event, SegmentAudio):
+            elif isinstance(event, SegmentExtended):
                 if self._open is not None:
                     self._spool.append(self._open, event.pcm)
             elif isinstance(event, SegmentEnded) and self._open is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from device_agent.audio_format import FrameAligner, PcmFormat, decode, encode_pcm16
-from device_agent.channels import ChannelPicker, ChannelPolicy
-from ingress_common.protocol import SAMPLE_RATE_HZ
+from device_agent.capture.channels import ChannelPicker, ChannelPolicy
+from device_agent.capture.formats import FrameAligner, PcmFormat, decode, encode_pcm16
+from ingress_common.pcm import SAMPLE_RATE_HZ
 
 RESAMPLER_QUALITY = "HQ"
 """soxr's high quality: 20-bit precision, passband to 91 % of Nyquist, no aliasing."""

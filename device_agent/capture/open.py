@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from device_agent.channels import ChannelPolicy
-from device_agent.fake_sources import PcmSource, WavFileSource, silence_pcm, tone_pcm
-from device_agent.source import AudioSource
+from device_agent.capture.channels import ChannelPolicy
+from device_agent.capture.fakes import PcmSource, silence_pcm, tone_pcm
+from device_agent.capture.source import AudioSource
+from device_agent.capture.wav import WavFileSource
 
 
 def source_factory(spec: str, period_ms: int, channel: ChannelPolicy | None = None,
@@ -15,7 +16,7 @@ def source_factory(spec: str, period_ms: int, channel: ChannelPolicy | None = No
     """(factory, finite): finite sources end; the capture loop may block on them."""
     kind, _, arg = spec.partition(":")
     if kind == "alsa":
-        from device_agent.capture import AlsaSource
+        from device_agent.capture.alsa import AlsaSource
 
         return (lambda: AlsaSource(arg or "default", period_ms, channel)), False
     if kind in {"wav", "wav-paced"}:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import simple_websocket
 
-from device_agent.spool import MemorySpool, Segment
+from device_agent.spool.memory import MemorySpool
+from device_agent.spool.model import Segment
 from ingress_common.protocol import (
     BYTES_PER_SECOND,
     Connected,
@@ -47,7 +48,7 @@ LIVE_WAIT_S = 0.25
 
 
 @dataclass(frozen=True)
-class UplinkConfig:
+class ConnectionConfig:
     url: str
     token: str | None = None
     ca_file: str | None = None
@@ -62,7 +63,7 @@ class UplinkConfig:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Attempt:
     delivered: bool
     retryable: bool
     reason: str
@@ -76,25 +77,26 @@ class Outcome:
         return f"{self.reply.code}: {self.reply.message}"
 
 
-class Uplink:
-    def __init__(self, config: UplinkConfig, spool: MemorySpool) -> None:
+class SegmentConnection:
+    def __init__(self, config: ConnectionConfig, spool: MemorySpool) -> None:
         self.config = config
         self._spool = spool
         self._ssl = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
-        self.on_limits: Callable[[Connected], None] = lambda _connected: None
-        """Told the limits of each `connected` (the pipeline cuts segments to fit)."""
+        self.on_buffer_limit: Callable[[int], None] = lambda _max_bytes: None
+        """Told the PCM bytes a stream may hold, from each `connected` (segmenting cuts
+        segments to fit)."""
 
-    def deliver(self, segment: Segment, stop: threading.Event) -> Outcome:
+    def deliver(self, segment: Segment, stop: threading.Event) -> Attempt:
         try:
             ws = self._connect()
         except (OSError, simple_websocket.ConnectionError) as exc:
-            return Outcome(False, True, f"connect failed: {exc}")
+            return Attempt(False, True, f"connect failed: {exc}")
         try:
             return self._stream(ws, segment, stop)
         except simple_websocket.ConnectionClosed as closed:
             return self._verdict_after_close(ws, closed)
         except OSError as exc:
-            return Outcome(False, True, f"connection failed: {exc}")
+            return Attempt(False, True, f"connection failed: {exc}")
         finally:
             ws.close()  # a no-op when already closed (ingress_common's Client)
 
@@ -105,11 +107,11 @@ class Uplink:
                                            ping_interval=self.config.ping_interval_s,
                                            headers=headers, ssl_context=self._ssl)
 
-    def _stream(self, ws: Client, segment: Segment, stop: threading.Event) -> Outcome:
+    def _stream(self, ws: Client, segment: Segment, stop: threading.Event) -> Attempt:
         connected = _expect_connected(ws, self.config.connect_timeout_s)
         if isinstance(connected, Error):
             return _verdict(connected)
-        self.on_limits(connected)
+        self.on_buffer_limit(int(connected.limit("max_buffer_bytes", 0)))
         frame_bytes = int(min(MAX_FRAME_BYTES, connected.limit("max_frame_bytes", MAX_FRAME_BYTES)))
         meta = segment.meta
         ws.send(encode_client(Start(device_id=meta.device_id, segment_id=meta.segment_id,
@@ -118,7 +120,7 @@ class Uplink:
         sent = 0
         while not (segment.complete and sent >= len(segment.pcm)):
             if stop.is_set() or not self._spool.contains(segment):
-                return Outcome(False, True, "stopped or dropped while streaming")
+                return Attempt(False, True, "stopped or dropped while streaming")
             pending = len(segment.pcm) - sent
             if pending >= min(LIVE_FRAME_BYTES, frame_bytes) or (segment.complete and pending > 0):
                 frame = bytes(segment.pcm[sent:sent + frame_bytes])
@@ -134,12 +136,12 @@ class Uplink:
                                                  "correlation_id": connected.correlation_id})
         return _verdict(_final(ws, self.config.verdict_timeout_s))
 
-    def _verdict_after_close(self, ws: Client, closed: simple_websocket.ConnectionClosed) -> Outcome:
+    def _verdict_after_close(self, ws: Client, closed: simple_websocket.ConnectionClosed) -> Attempt:
         for message in list(ws.input_buffer):
             reply = _parse(message)
             if isinstance(reply, Published | Error):
                 return _verdict(reply)
-        return Outcome(False, True, f"connection closed ({closed.reason} {closed.message or ''})")
+        return Attempt(False, True, f"connection closed ({closed.reason} {closed.message or ''})")
 
 
 def _parse(message: str | bytes) -> ServerEvent | None:
@@ -176,9 +178,9 @@ def _final(ws: Client, timeout_s: float) -> Published | Error:
     raise OSError(f"no verdict within {timeout_s:g} s after done")
 
 
-def _verdict(reply: Published | Error) -> Outcome:
+def _verdict(reply: Published | Error) -> Attempt:
     if isinstance(reply, Published):
-        return Outcome(True, False, "duplicate" if reply.duplicate else "published", reply)
+        return Attempt(True, False, "duplicate" if reply.duplicate else "published", reply)
     if reply.published:
-        return Outcome(True, False, "published", reply)
-    return Outcome(False, reply.retryable, reply.code, reply)
+        return Attempt(True, False, "published", reply)
+    return Attempt(False, reply.retryable, reply.code, reply)

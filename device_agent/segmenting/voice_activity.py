@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingress_common.protocol import SAMPLE_RATE_HZ
+from ingress_common.pcm import SAMPLE_RATE_HZ
 
 WINDOW_S = 0.02
 WINDOW_SAMPLES = int(SAMPLE_RATE_HZ * WINDOW_S)

@@ -19,6 +19,18 @@ class EndOfSource(Exception):
 
 
 @dataclass(frozen=True)
+class Stamp:
+    """When a piece of audio's first sample was taken."""
+
+    monotonic_ns: int
+    wall_ns: int
+
+    def plus(self, seconds: float) -> Stamp:
+        ns = int(seconds * 1e9)
+        return Stamp(self.monotonic_ns + ns, self.wall_ns + ns)
+
+
+@dataclass(frozen=True)
 class Chunk:
     pcm: bytes
     """PCM16 LE 16 kHz mono; empty when `xrun` is set."""

@@ -14,11 +14,10 @@ import select
 import time
 from typing import Any
 
-from device_agent.audio_format import PcmFormat
-from device_agent.channels import ChannelPolicy
-from device_agent.conversion import Converter
-from device_agent.devices import DeviceNotFound, list_cards, resolve
-from device_agent.format_choice import (
+from device_agent.capture.channels import ChannelPolicy
+from device_agent.capture.conversion import Converter
+from device_agent.capture.devices import DeviceNotFound, resolve
+from device_agent.capture.format_choice import (
     WANTED_RATE_HZ,
     Capabilities,
     NoUsableFormat,
@@ -26,7 +25,8 @@ from device_agent.format_choice import (
     sample_format_for,
     wanted_channels,
 )
-from device_agent.source import Chunk, SourceError, SourceStalled
+from device_agent.capture.formats import PcmFormat
+from device_agent.capture.source import Chunk, SourceError, SourceStalled
 
 _LOGGER = logging.getLogger(__name__)
 PERIODS = 4
@@ -187,21 +187,3 @@ class AlsaSource:
             self._pcm.close()
         self._pcm = None
         self._poll = None
-
-
-def describe_devices(channel: ChannelPolicy) -> list[dict[str, Any]]:
-    """Each capture device: its stable names, what it offers and what the agent would pick."""
-    import alsaaudio
-
-    rows: list[dict[str, Any]] = []
-    entries = [(card.pcm_name, card.stable_names, card.description) for card in list_cards()]
-    entries += [(name, [name], "") for name in alsaaudio.pcms(alsaaudio.PCM_CAPTURE)
-                if name not in {e[0] for e in entries}]
-    for pcm_name, names, description in entries:
-        row: dict[str, Any] = {"names": names, "pcm": pcm_name, "description": description}
-        try:
-            row.update(offers=str(capabilities(pcm_name)), picks=str(negotiate(pcm_name, channel)))
-        except (SourceError, NoUsableFormat) as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-    return rows

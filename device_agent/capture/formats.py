@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingress_common.protocol import CHANNELS, SAMPLE_RATE_HZ
+from ingress_common.pcm import CHANNELS, SAMPLE_RATE_HZ
 
 SAMPLE_FORMATS = ("S16_LE", "S32_LE", "S24_3LE")
 """What the agent can decode, in the order it prefers them (ALSA names)."""

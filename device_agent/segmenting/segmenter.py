@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from device_agent.voice_activity import (
+from device_agent.capture.source import Stamp
+from device_agent.segmenting.voice_activity import (
     NOISE,
     SPEECH,
     WEAK,
@@ -24,7 +25,7 @@ from device_agent.voice_activity import (
     DetectorConfig,
     VoiceDetector,
 )
-from ingress_common.protocol import SAMPLE_RATE_HZ
+from ingress_common.pcm import SAMPLE_RATE_HZ
 
 ONSET_VOICED_RATIO = 0.5
 BACKTRACK_GAP_S = 0.5
@@ -44,18 +45,6 @@ class SegmenterConfig:
 
 
 @dataclass(frozen=True)
-class Stamp:
-    """Time of a window's first sample."""
-
-    monotonic_ns: int
-    wall_ns: int
-
-    def plus(self, seconds: float) -> Stamp:
-        ns = int(seconds * 1e9)
-        return Stamp(self.monotonic_ns + ns, self.wall_ns + ns)
-
-
-@dataclass(frozen=True)
 class SegmentStarted:
     stamp: Stamp
     position: int
@@ -64,7 +53,7 @@ class SegmentStarted:
 
 
 @dataclass(frozen=True)
-class SegmentAudio:
+class SegmentExtended:
     pcm: bytes
 
 
@@ -74,7 +63,7 @@ class SegmentEnded:
     """"silence", "max_length", "gap" or "end_of_stream"."""
 
 
-Event = SegmentStarted | SegmentAudio | SegmentEnded
+Event = SegmentStarted | SegmentExtended | SegmentEnded
 
 
 @dataclass
@@ -153,7 +142,7 @@ class Segmenter:
             events.append(self._begin([_Window(tail, self._partial_stamp, self._position,
                                                False, NOISE)]))
         elif self._in_segment and tail:
-            events.append(SegmentAudio(tail))
+            events.append(SegmentExtended(tail))
         if self._in_segment:
             events += self._end("end_of_stream")
             self._partial = b""
@@ -172,7 +161,7 @@ class Segmenter:
         if not self._in_segment:
             events.append(self._begin([window]))
         else:
-            events.append(SegmentAudio(window.pcm))
+            events.append(SegmentExtended(window.pcm))
             self._segment_bytes += len(window.pcm)
         if self._segment_bytes >= self._max_bytes:
             events += self._end("max_length")
@@ -181,7 +170,7 @@ class Segmenter:
     def _vad(self, window: _Window) -> list[Event]:
         if not self._in_segment:
             return self._listen(window)
-        events: list[Event] = [SegmentAudio(window.pcm)]
+        events: list[Event] = [SegmentExtended(window.pcm)]
         self._segment_bytes += len(window.pcm)
         self._silent_run = 0 if window.voiced else self._silent_run + 1
         if self._silent_run >= self._hangover_windows:

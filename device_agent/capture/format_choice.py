@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from device_agent.audio_format import MAX_RATE_HZ, MIN_RATE_HZ, SAMPLE_FORMATS, PcmFormat
-from device_agent.channels import ChannelPolicy
-from ingress_common.protocol import SAMPLE_RATE_HZ
+from device_agent.capture.channels import ChannelPolicy
+from device_agent.capture.formats import MAX_RATE_HZ, MIN_RATE_HZ, SAMPLE_FORMATS, PcmFormat
+from ingress_common.pcm import SAMPLE_RATE_HZ
 
 WANTED_RATE_HZ = SAMPLE_RATE_HZ
 

@@ -1,0 +1,105 @@
+"""Sources that stand in for the microphone: PCM in memory, tones, silence, and a scripted
+source that plays xruns, unplugs and stalls. Same interface as AlsaSource. (A WAV file is
+a real source of its own: `wav.py`.)"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from collections.abc import Callable, Iterator
+
+from device_agent.capture.source import Chunk, EndOfSource, SourceError, SourceStalled
+from ingress_common.pcm import SAMPLE_RATE_HZ
+
+RATE_HZ = SAMPLE_RATE_HZ
+
+
+class PcmSource:
+    """Plays PCM16 mono in periods; `paced` makes it deliver them at real time."""
+
+    def __init__(self, pcm: bytes, period_ms: int = 20, paced: bool = False, name: str = "pcm",
+                 loop: bool = False, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = name
+        self._loop = loop
+        self._played = 0
+        self._pcm = pcm
+        self._period_bytes = RATE_HZ * period_ms // 1000 * 2
+        self._offset = 0
+        self._paced = paced
+        self._clock, self._sleep = clock, sleep
+        self._started: float | None = None
+
+    def open(self) -> None:
+        self._started = self._clock()
+        self._played = 0
+
+    def read(self, timeout_s: float) -> Chunk:
+        if self._offset >= len(self._pcm):
+            if not self._loop:
+                raise EndOfSource(self.name)
+            self._offset = 0
+        chunk = self._pcm[self._offset:self._offset + self._period_bytes]
+        self._offset += len(chunk)
+        self._played += len(chunk)
+        if self._paced and self._started is not None:
+            due = self._started + self._played / (RATE_HZ * 2)
+            self._sleep(max(0.0, due - self._clock()))
+        return Chunk(chunk)
+
+    def close(self) -> None:
+        self._started = None
+
+
+def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
+    n = int(RATE_HZ * seconds)
+    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * hz * i / RATE_HZ))
+                                   for i in range(n)))
+
+
+def silence_pcm(seconds: float) -> bytes:
+    return b"\0\0" * int(RATE_HZ * seconds)
+
+
+class ScriptedSource:
+    """Plays a script shared across reopenings, for xrun / unplug / stall tests.
+
+    Steps: bytes (a chunk of audio), "xrun", "unplug" (the read fails), "stall"
+    (no frames), "open_fails" (consumed by the next open()).
+    """
+
+    def __init__(self, script: Iterator[bytes | str], name: str = "scripted") -> None:
+        self.name = name
+        self._script = script
+        self.opened = 0
+        self.closed = 0
+        self._pending: bytes | str | None = None
+
+    def open(self) -> None:
+        step = self._next()
+        if step == "open_fails":
+            raise SourceError("device busy")
+        self._pending = step
+        self.opened += 1
+
+    def read(self, timeout_s: float) -> Chunk:
+        step = self._pending if self._pending is not None else self._next()
+        self._pending = None
+        if step == "xrun":
+            return Chunk(b"", xrun=True)
+        if step == "unplug":
+            raise SourceError("No such device")
+        if step == "stall":
+            raise SourceStalled(f"no frames for {timeout_s:g} s")
+        assert isinstance(step, bytes)
+        return Chunk(step)
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def _next(self) -> bytes | str:
+        try:
+            return next(self._script)
+        except StopIteration:
+            raise EndOfSource(self.name) from None
