@@ -13,6 +13,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edge_gateway device_agent devkit tests bench
 	$(VENV)/bin/mypy edge_gateway device_agent devkit
+	$(VENV)/bin/lint-imports   # the layering contracts in pyproject.toml
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh

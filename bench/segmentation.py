@@ -32,7 +32,8 @@ from types import ModuleType
 
 import numpy as np
 
-from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig, Stamp
+from device_agent.capture.source import Stamp
+from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig
 from device_agent.segmenting.voice_activity import DetectorConfig
 from ingress_common.protocol import SAMPLE_RATE_HZ
 

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from device_agent.backoff import Backoff
-from device_agent.capture.source import AudioSource, EndOfSource, SourceError
-from device_agent.segmenting.segmenter import Stamp
+from device_agent.capture.source import AudioSource, EndOfSource, SourceError, Stamp
 from device_agent.stats import AgentStats
 from ingress_common.pcm import BYTES_PER_SECOND
 

@@ -1,13 +1,13 @@
 """The segmenter on real speech (espeak-ng): the short pauses between words and at commas
 never cut an utterance; the long pauses between phrases always do."""
 
+from device_agent.capture.source import Stamp
 from device_agent.segmenting.segmenter import (
     SegmentEnded,
     Segmenter,
     SegmenterConfig,
     SegmentExtended,
     SegmentStarted,
-    Stamp,
 )
 from devkit.speech import loud_bounds, phrases_with_pauses
 

@@ -8,9 +8,9 @@ from device_agent.backoff import Backoff
 from device_agent.capture.alsa import check_format
 from device_agent.capture.fakes import ScriptedSource
 from device_agent.capture.formats import PcmFormat
-from device_agent.capture.source import SourceError
+from device_agent.capture.source import SourceError, Stamp
 from device_agent.capture.thread import Captured, CaptureThread, Item
-from device_agent.segmenting.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted, Stamp
+from device_agent.segmenting.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted
 from device_agent.stats import AgentStats
 from devkit.signals import speech_like_pcm
 

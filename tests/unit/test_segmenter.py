@@ -3,13 +3,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_agent.capture.fakes import silence_pcm
+from device_agent.capture.source import Stamp
 from device_agent.segmenting.segmenter import (
     SegmentEnded,
     Segmenter,
     SegmenterConfig,
     SegmentExtended,
     SegmentStarted,
-    Stamp,
 )
 from devkit.signals import speech_like_pcm
 
