@@ -10,6 +10,7 @@ import itertools
 import logging
 import queue
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from device_agent.settings import AgentSettings
 from device_agent.spool.directory import DirectorySpool
 from device_agent.spool.memory import MemorySpool
 from device_agent.stats import AgentStats, write_status_file
-from device_agent.uplink.connection import ConnectionConfig, SegmentConnection
+from device_agent.uplink.connection import SegmentConnection
 from device_agent.uplink.sender import SenderThread
+from ingress_common.client import ClientOptions
 from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +50,14 @@ def segment_ids(device_id: str) -> Callable[[], tuple[str, int]]:
         seq = next(counter)
         return f"{prefix}:{seq}", seq
     return next_id
+
+
+def client_options(settings: AgentSettings) -> ClientOptions:
+    """How the agent talks to its gateway: its token, its CA, its verdict timeout."""
+    token = Path(settings.token_file).read_text().strip() if settings.token_file else None
+    context = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else None
+    return ClientOptions(token=token, ssl_context=context,
+                         verdict_timeout_s=settings.verdict_timeout_s)
 
 
 def _base36(n: int) -> str:
@@ -78,10 +88,7 @@ class Agent:
         self.segmenting = SegmentingThread(items, Segmenter(settings.segmenter), self.spool,
                                  segment_ids(settings.resolved_device_id),
                                  settings.resolved_device_id, self.stats, self._capture_stop)
-        token = Path(settings.token_file).read_text().strip() if settings.token_file else None
-        uplink = SegmentConnection(ConnectionConfig(settings.gateway_url, token, settings.ca_file or None,
-                                     verdict_timeout_s=settings.verdict_timeout_s),
-                        self.spool)
+        uplink = SegmentConnection(settings.gateway_url, client_options(settings), self.spool)
         uplink.on_buffer_limit = self.segmenting.fit_segments
         self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
                                  Backoff(settings.retry_base_s, settings.retry_cap_s),

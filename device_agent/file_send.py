@@ -13,7 +13,6 @@ whatever the file's length.
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,11 +20,11 @@ from pathlib import Path
 
 import simple_websocket
 
-from device_agent.agent import Agent
+from device_agent.agent import Agent, client_options
 from device_agent.backoff import Backoff
 from device_agent.capture.wav import WavFileSource
 from device_agent.settings import AgentSettings
-from ingress_common.client import ClientOptions, Refused, gateway_limits
+from ingress_common.client import Refused, gateway_limits
 from ingress_common.protocol import BYTES_PER_SECOND, Connected, Error, Published
 
 REFUSED_FOR_GOOD = frozenset({401, 403})
@@ -101,9 +100,7 @@ def _send_settings(settings: AgentSettings, path: Path, vad: bool,
 def _await_limits(settings: AgentSettings, stop: threading.Event) -> Connected | None:
     """The gateway's announced limits, retried with backoff while it cannot be reached
     (a file can wait); None when stopped first. A refusal no retry can fix raises Refused."""
-    token = Path(settings.token_file).read_text().strip() if settings.token_file else None
-    context = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else None
-    options = ClientOptions(token=token, ssl_context=context)
+    options = client_options(settings)
     backoff = Backoff(settings.retry_base_s, settings.retry_cap_s)
     while not stop.is_set():
         try:

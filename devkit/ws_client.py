@@ -30,6 +30,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from ingress_common.protocol import Done, Start, encode_client
 from ingress_common.websocket_client import Client
 
 
@@ -68,7 +69,8 @@ def stream_utterance(url: str, frames: Iterable[bytes], start: dict[str, Any] | 
     try:
         result.messages.append(json.loads(_receive_text(ws, timeout_s)))
         if start is not None:
-            ws.send(json.dumps({"event": "start", **start}))
+            # extra keys pass through as given: tests send what the gateway must refuse
+            ws.send(json.dumps({**Start().message(), **start}))
         for frame in frames:
             ws.send(frame)
             if pace_s:
@@ -77,7 +79,7 @@ def stream_utterance(url: str, frames: Iterable[bytes], start: dict[str, Any] | 
             ws.close()
             return result
         result.done_sent_at = time.monotonic()
-        ws.send(json.dumps({"event": "done"}))
+        ws.send(encode_client(Done()))
         _collect_until_closed(ws, result, timeout_s)
     except simple_websocket.ConnectionClosed as closed:
         result.close_code, result.close_reason = closed.reason, closed.message

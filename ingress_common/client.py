@@ -14,6 +14,7 @@ v1) nothing is retried. A refusal that no retry can fix raises `Refused`.
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 import time
@@ -27,12 +28,14 @@ from ingress_common.protocol import (
     Done,
     Error,
     Published,
+    ServerEvent,
     Start,
     encode_client,
     parse_server_event,
 )
 from ingress_common.websocket_client import Client
 
+_LOGGER = logging.getLogger(__name__)
 FRAME_BYTES = BYTES_PER_SECOND // 4
 """250 ms of audio per message."""
 
@@ -58,6 +61,8 @@ class ClientOptions:
     verdict_timeout_s: float = 30.0
     ping_interval_s: float = 2.0
     """A dead link is noticed within twice this."""
+    io_timeout_s: float = 5.0
+    """A send that cannot go out for this long fails (a full buffer on a dead link)."""
 
 
 def send_utterance(url: str, pcm: bytes, device_id: str | None = None,
@@ -90,60 +95,116 @@ def gateway_limits(url: str, options: ClientOptions | None = None) -> Connected:
     """The limits the gateway announces in its `connected` message, from a connection that
     streams nothing. Raises `Refused` when the gateway refuses the connection, and OSError
     or simple_websocket's errors when it cannot be reached."""
-    options = options or ClientOptions()
-    ws = _connect(url, options)
-    try:
-        first = _next_event(ws, options.connect_timeout_s)
-    finally:
-        ws.close()
-    if isinstance(first, Error):
-        raise Refused(first, f"{first.code}: {first.message}")
-    if not isinstance(first, Connected):
-        raise OSError("the gateway did not start with `connected`")
-    return first
+    conversation = Conversation.open(url, options or ClientOptions())
+    conversation.close()
+    if conversation.refusal is not None:
+        raise Refused(conversation.refusal, f"{conversation.refusal.code}: "
+                                            f"{conversation.refusal.message}")
+    assert conversation.connected is not None
+    return conversation.connected
 
 
-def _connect(url: str, options: ClientOptions) -> Client:
-    headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
-    return Client.connect_with_timeout(url, options.connect_timeout_s, io_timeout_s=5.0,
-                                       ping_interval=options.ping_interval_s, headers=headers,
-                                       ssl_context=options.ssl_context)
+class Conversation:
+    """One stream's conversation with the gateway, in the protocol's order: `open` (connect
+    and read `connected`, or the refusal the gateway sent instead), `start`, `send_audio`
+    any number of times, then `finish` (`done`, and the verdict). A gateway that answers
+    early (a repeat at `start`, a refusal) and closes leaves its reply behind: read it with
+    `early_verdict` while streaming and `verdict_after_close` after ConnectionClosed.
+
+    Connection failures raise OSError or simple_websocket's errors, as they happen."""
+
+    def __init__(self, ws: Client, first: Connected | Error, options: ClientOptions) -> None:
+        self._ws = ws
+        self._options = options
+        self.connected = first if isinstance(first, Connected) else None
+        self.refusal = first if isinstance(first, Error) else None
+
+    @classmethod
+    def open(cls, url: str, options: ClientOptions) -> Conversation:
+        headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
+        ws = Client.connect_with_timeout(url, options.connect_timeout_s,
+                                         io_timeout_s=options.io_timeout_s,
+                                         ping_interval=options.ping_interval_s,
+                                         headers=headers, ssl_context=options.ssl_context)
+        try:
+            first = _receive_event(ws, options.connect_timeout_s)
+            if not isinstance(first, Connected | Error):
+                raise OSError("the gateway did not start with `connected`")
+        except BaseException:
+            ws.close()
+            raise
+        return cls(ws, first, options)
+
+    def frame_bytes(self, most: int) -> int:
+        """Audio bytes per message: `most`, or less if the gateway announced less."""
+        announced = self.connected.limit("max_frame_bytes", most) if self.connected else most
+        return int(min(most, announced))
+
+    def start(self, start: Start) -> None:
+        self._ws.send(encode_client(start))
+
+    def send_audio(self, pcm: bytes) -> None:
+        self._ws.send(pcm)
+
+    def early_verdict(self) -> Published | Error | None:
+        """A verdict the gateway already sent while audio is still going out, or None."""
+        message = self._ws.receive(timeout=0)
+        event = None if message is None else _parse(message)
+        return event if isinstance(event, Published | Error) else None
+
+    def finish(self) -> Published | Error:
+        """Send `done` and wait for the verdict (at most `verdict_timeout_s`)."""
+        self._ws.send(encode_client(Done()))
+        deadline = time.monotonic() + self._options.verdict_timeout_s
+        while time.monotonic() < deadline:
+            event = _receive_event(self._ws, max(0.01, deadline - time.monotonic()))
+            if isinstance(event, Published | Error):
+                return event
+        raise OSError(f"no verdict within {self._options.verdict_timeout_s:g} s after done")
+
+    def verdict_after_close(self) -> Published | Error | None:
+        """The verdict among what the gateway sent before it closed, if any."""
+        for message in list(self._ws.input_buffer):
+            event = _parse(message)
+            if isinstance(event, Published | Error):
+                return event
+        return None
+
+    def close(self) -> None:
+        self._ws.close()  # a no-op when already closed
 
 
 def _attempt(url: str, pcm: bytes, start: Start, options: ClientOptions) -> Published | Error:
-    ws = _connect(url, options)
+    conversation = Conversation.open(url, options)
     try:
-        first = _next_event(ws, options.connect_timeout_s)
-        if isinstance(first, Error):
-            return first
-        limit = first.limit("max_frame_bytes", FRAME_BYTES) if isinstance(first, Connected) \
-            else FRAME_BYTES
-        frame_bytes = int(min(FRAME_BYTES, limit))
-        ws.send(encode_client(start))
+        if conversation.refusal is not None:
+            return conversation.refusal
+        frame_bytes = conversation.frame_bytes(FRAME_BYTES)
+        conversation.start(start)
         for i in range(0, len(pcm), frame_bytes):
-            ws.send(pcm[i:i + frame_bytes])
-        ws.send(encode_client(Done()))
-        deadline = time.monotonic() + options.verdict_timeout_s
-        while time.monotonic() < deadline:
-            event = _next_event(ws, max(0.01, deadline - time.monotonic()))
-            if isinstance(event, Published | Error):
-                return event
-        raise OSError(f"no verdict within {options.verdict_timeout_s:g} s")
+            conversation.send_audio(pcm[i:i + frame_bytes])
+        return conversation.finish()
     except simple_websocket.ConnectionClosed:
-        for message in list(ws.input_buffer):
-            parsed = parse_server_event(message)
-            if isinstance(parsed, Published | Error):
-                return parsed
-        raise
+        verdict = conversation.verdict_after_close()
+        if verdict is None:
+            raise
+        return verdict
     finally:
-        ws.close()
+        conversation.close()
 
 
-def _next_event(ws: Client, timeout_s: float) -> Connected | Published | Error | None:
+def _receive_event(ws: Client, timeout_s: float) -> ServerEvent | None:
     message = ws.receive(timeout=timeout_s)
     if message is None:
         raise OSError(f"nothing from the gateway within {timeout_s:g} s")
+    return _parse(message)
+
+
+def _parse(message: str | bytes) -> ServerEvent | None:
     if not isinstance(message, str):
         return None
-    parsed = parse_server_event(message)
-    return parsed if isinstance(parsed, Connected | Published | Error) else None
+    try:
+        return parse_server_event(message)
+    except ValueError:
+        _LOGGER.warning("unreadable message from the gateway: %.80s", message)
+        return None
