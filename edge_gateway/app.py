@@ -23,9 +23,17 @@ from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings, load_verifier
-from edge_gateway.stream import INTERNAL_ERROR, StreamHandler, WebSocket
+from edge_gateway.stream import StreamHandler, WebSocket
 from ingress_common.protocol import Error, encode
-from ingress_common.refusals import StreamRefused
+from ingress_common.refusals import (
+    AdmissionRefused,
+    InternalError,
+    OriginForbidden,
+    OverCapacity,
+    SchemaUnavailable,
+    StreamRefused,
+    Unauthorized,
+)
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
@@ -115,11 +123,15 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
     return app
 
 
-def _refusal(status: int, code: str, message: str,
+def _refusal(state: GatewayState, refusal: AdmissionRefused,
              headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(event="error", code=code, message=message, published=False,
-                       retryable=status == 503)
-    response.status_code = status
+    """The plain HTTP answer before the upgrade, counted by its code."""
+    state.metrics.refused.labels(refusal.code).inc()
+    response = jsonify(event="error", code=refusal.code, message=refusal.message,
+                       published=False, retryable=refusal.retryable)
+    response.status_code = refusal.status
+    if refusal.retryable:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
     response.headers.update(headers or {})
     return response
 
@@ -132,8 +144,7 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
         allowed = state.settings.allowed_origins
         origin = request.headers.get("Origin")
         if allowed and (origin or "").rstrip("/") not in allowed:
-            state.metrics.refused.labels("origin_forbidden").inc()
-            return _refusal(403, "origin_forbidden", "this Origin is not in the gateway's allowlist")
+            return _refusal(state, OriginForbidden("this Origin is not in the gateway's allowlist"))
         if state.verifier is not None:
             query = dict(request.args) if state.settings.auth_allow_query_token else {}
             token = token_from_request(dict(request.headers), query)
@@ -142,20 +153,15 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
                     raise AuthError("no device token")
                 g.device_id = state.verifier.verify(token).device_id
             except AuthError as exc:
-                state.metrics.refused.labels("unauthorized").inc()
-                return _refusal(401, "unauthorized", str(exc),
+                return _refusal(state, Unauthorized(str(exc)),
                                 {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'})
         schema_missing = state.schema_missing()
         if schema_missing:
-            state.metrics.refused.labels("schema_unregistered").inc()
-            return _refusal(503, "schema_unregistered",
-                            f"{schema_missing}; nothing was published, retry later",
-                            {"Retry-After": str(RETRY_AFTER_S)})
+            return _refusal(state, SchemaUnavailable(
+                f"{schema_missing}; nothing was published, retry later"))
         if not state.slots.try_acquire():
-            state.metrics.refused.labels("over_capacity").inc()
-            return _refusal(503, "over_capacity",
-                            f"all {state.slots.capacity} audio connections are in use; retry later",
-                            {"Retry-After": str(RETRY_AFTER_S)})
+            return _refusal(state, OverCapacity(
+                f"all {state.slots.capacity} audio connections are in use; retry later"))
         g.audio_slot = AudioSlot(state)
         state.metrics.active_connections.inc()
         state.metrics.accepted.inc()
@@ -212,16 +218,17 @@ def _add_audio_route(app: Flask, state: GatewayState) -> None:
                                 on_verdict=g.audio_slot.release)
         except Exception:  # the connection's supervisor: log it, tell the client, close
             _LOGGER.exception("stream failed", extra={"correlation_id": correlation_id})
-            state.metrics.refused.labels("internal_error").inc()
+            state.metrics.refused.labels(InternalError.code).inc()
             _close_after_internal_error(ws, correlation_id)
 
 
 def _close_after_internal_error(ws: WebSocket, correlation_id: str) -> None:
-    error = Error("internal_error", "the gateway failed; the audio was not published",
-                  published=False, retryable=True, correlation_id=correlation_id)
+    error = Error(InternalError.code, "the gateway failed; the audio was not published",
+                  published=False, retryable=InternalError.retryable,
+                  correlation_id=correlation_id)
     try:
         ws.send(encode(error))
-        ws.close(INTERNAL_ERROR, "internal_error")
+        ws.close(InternalError.close_code, InternalError.code)
     except Exception:  # noqa: BLE001 - the socket may be in any state here
         _LOGGER.debug("could not tell the client about the failure")
 

@@ -28,11 +28,10 @@ from edge_gateway.receipts.ledger import LateLocation, SegmentLedger, no_receipt
 from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.session import StreamSession
 from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
-from ingress_common.refusals import StreamRefused, StreamTimedOut
+from ingress_common.refusals import CLIENT_LEFT, StreamRefused, StreamTimedOut
 
 _LOGGER = logging.getLogger(__name__)
 NORMAL_CLOSURE = 1000
-INTERNAL_ERROR = 1011
 
 
 class WebSocket(Protocol):
@@ -195,7 +194,7 @@ class AudioConnection:
     def _client_left(self) -> None:
         """Left without done: v1 publishes what it sent; a segment stream publishes nothing."""
         if self.key is not None:
-            self._handler.metrics.refused.labels("client_left").inc()
+            self._handler.metrics.refused.labels(CLIENT_LEFT).inc()
             _LOGGER.info("client left before done; segment not published (all or nothing)",
                          extra={**self._log, "segment_id": self.key.segment_id})
             return

@@ -1,10 +1,14 @@
 """The wire refusals: why a stream ended without a publish, as both sides name it.
 
-The gateway raises them; a client reads the same `code`s back (`refusal_for_code`).
+Every refusal code the gateway sends is defined here, once: the gateway raises these, a
+client reads the same `code`s back (`transient`, `refusal_for_code`).
 
-A `StreamRefused` knows its wire `code`, the WebSocket close code, and whether the
-client may retry the same audio. `published` is always false for a refusal: audio
-that was published is reported with a `published` event, never with an error.
+A `StreamRefused` knows its wire `code`, the WebSocket close code, whether the client may
+retry the same audio (`retryable`), and whether the refusal says nothing about the audio
+itself (`transient`: a busy gateway, a slow Kafka, another attempt under way), so that a
+client never sets audio aside for it however often it repeats. `published` is always false
+for a refusal: audio that was published is reported with a `published` event, never with
+an error. An `AdmissionRefused` is the plain HTTP answer before the WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ class StreamRefused(Exception):
     code = "refused"
     close_code = 1008
     retryable = False
+    transient = False
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -65,7 +70,7 @@ class MisalignedPcm(StreamRefused):
 class PublishUnconfirmed(StreamRefused):
     """Kafka did not confirm in time. The event may still land: retry with the same segment_id."""
 
-    code, close_code, retryable = "publish_unconfirmed", 1013, True
+    code, close_code, retryable, transient = "publish_unconfirmed", 1013, True, True
 
 
 class PublishFailed(StreamRefused):
@@ -74,13 +79,21 @@ class PublishFailed(StreamRefused):
     a client keeps the audio and retries with backoff rather than dropping it."""
 
     code, close_code, retryable = "publish_failed", 1011, True
+    # not transient: the same refusal again and again may be this audio's (too large for
+    # the topic), and a client sets such audio aside rather than block the rest behind it
 
 
 class SegmentInProgress(StreamRefused):
     """Another attempt at this segment_id may still be publishing (here or at another
     gateway), or the gateway could not yet tell. Nothing new was written: retry later."""
 
-    code, close_code, retryable = "segment_in_progress", 1013, True
+    code, close_code, retryable, transient = "segment_in_progress", 1013, True, True
+
+
+class InternalError(StreamRefused):
+    """The gateway failed while serving the stream; the audio was not published."""
+
+    code, close_code, retryable, transient = "internal_error", 1011, True, True
 
 
 class StreamTimedOut(Exception):
@@ -89,6 +102,7 @@ class StreamTimedOut(Exception):
 
     code = "timeout"
     close_code = 1008
+    transient = True
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -101,3 +115,67 @@ class IdleTimeout(StreamTimedOut):
 
 class SessionTimeout(StreamTimedOut):
     code = "session_timeout"
+
+
+class AdmissionRefused(Exception):
+    """The connection is refused before the WebSocket upgrade: an HTTP `status` with a JSON
+    body, `published: false`, and `retryable` when the same request may succeed later."""
+
+    code = "refused"
+    status = 400
+    retryable = False
+    transient = False
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(f"{self.code}: {message}")
+
+
+class OriginForbidden(AdmissionRefused):
+    code, status = "origin_forbidden", 403
+
+
+class Unauthorized(AdmissionRefused):
+    code, status = "unauthorized", 401
+
+
+class SchemaUnavailable(AdmissionRefused):
+    """Confluent framing, and the event schema is not registered yet."""
+
+    code, status, retryable, transient = "schema_unregistered", 503, True, True
+
+
+class OverCapacity(AdmissionRefused):
+    code, status, retryable, transient = "over_capacity", 503, True, True
+
+
+CLIENT_LEFT = "client_left"
+"""A client that left before any verdict (nothing to answer): a metric label only."""
+HEADER_TIMEOUT = "header_timeout"
+"""Request headers not complete in time (the TCP connection is shut): a metric label only."""
+
+Refusal = type[StreamRefused] | type[StreamTimedOut] | type[AdmissionRefused]
+
+
+def _all_refusals() -> dict[str, Refusal]:
+    found: dict[str, Refusal] = {}
+    pending: list[Refusal] = [StreamRefused, StreamTimedOut, AdmissionRefused]
+    while pending:
+        refusal = pending.pop()
+        found.setdefault(refusal.code, refusal)
+        pending += refusal.__subclasses__()
+    return found
+
+
+_BY_CODE = _all_refusals()
+
+
+def refusal_for_code(code: str) -> Refusal | None:
+    """The refusal a wire `code` names, or None for a code this version does not know."""
+    return _BY_CODE.get(code)
+
+
+def transient(code: str) -> bool:
+    """The refusal says nothing about the audio itself. Unknown codes are not transient."""
+    refusal = refusal_for_code(code)
+    return refusal is not None and refusal.transient

@@ -12,12 +12,10 @@ from device_agent.spool.model import Segment
 from device_agent.stats import AgentStats
 from device_agent.uplink.connection import Attempt, SegmentConnection
 from ingress_common.protocol import Error, Published
+from ingress_common.refusals import transient
 
 _LOGGER = logging.getLogger(__name__)
 IDLE_WAIT_S = 0.5
-TRANSIENT_CODES = frozenset({"publish_unconfirmed", "segment_in_progress", "over_capacity",
-                             "internal_error", "idle_timeout", "session_timeout"})
-"""Refusals that say nothing about the segment itself: never a reason to quarantine."""
 
 
 class SenderThread(threading.Thread):
@@ -49,7 +47,7 @@ class SenderThread(threading.Thread):
         """The same non-transient failure `max_rejections` times in a row: the segment
         would block the ones behind it (e.g. a topic whose max.message.bytes is too small)."""
         failure = outcome.failure
-        if not failure or failure.split(":", 1)[0] in TRANSIENT_CODES:
+        if not failure or transient(failure.split(":", 1)[0]):  # never a reason to quarantine
             segment.last_failure, segment.same_failures = "", 0
             return False
         same = failure == segment.last_failure

@@ -24,6 +24,7 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
+from ingress_common.refusals import HEADER_TIMEOUT
 from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class GatewayThreadWorker(ThreadWorker):
         self.systemd = Notifier()
         state = self.wsgi.extensions["edge_gateway"]
         self.header_timeout_s = state.settings.header_timeout_s
-        self._on_header_timeout = state.metrics.refused.labels("header_timeout").inc
+        self._on_header_timeout = state.metrics.refused.labels(HEADER_TIMEOUT).inc
         threading.Thread(target=self._announce_ready, args=(state,),
                          name="systemd-ready", daemon=True).start()
 
