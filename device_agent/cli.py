@@ -15,7 +15,8 @@ from typing import Any
 
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
-from ingress_common.protocol import BYTES_PER_SECOND, SAMPLE_RATE_HZ, encode
+from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, duration_ms, whole_samples
+from ingress_common.protocol import encode
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,6 +175,6 @@ def _record(settings: Any, seconds: float, out: Path) -> int:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(SAMPLE_RATE_HZ)
-        wav.writeframes(bytes(pcm[: int(seconds * BYTES_PER_SECOND) // 2 * 2]))
-    print(f"wrote {len(pcm) // 32} ms to {out}")
+        wav.writeframes(bytes(pcm[: whole_samples(int(seconds * BYTES_PER_SECOND))]))
+    print(f"wrote {duration_ms(len(pcm))} ms to {out}")
     return 0

@@ -15,7 +15,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
-from ingress_common.protocol import BYTES_PER_SECOND
+from ingress_common.pcm import BYTES_PER_SECOND, duration_ms
 
 TOPIC = DEFAULT_TOPIC
 DEVICE_ID = "demo-pi"
@@ -25,7 +25,7 @@ UTTERANCES = 4
 def describe(event: ReadEvent) -> str:
     e = event.event
     return (f"  {event.topic}[{event.partition}]@{event.offset}  "
-            f"segment_id={event.headers.get('segment_id')}  duration={len(event.pcm) / 32:.0f} ms  "
+            f"segment_id={event.headers.get('segment_id')}  duration={duration_ms(len(event.pcm))} ms  "
             f"correlation_id={e.correlation_id}  wav={len(e.wav)} B")
 
 

@@ -15,10 +15,10 @@ from edge_gateway.audio import wav_parts
 from edge_gateway.events import AudioInputEvent, EventSerializer
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
-from ingress_common.protocol import SAMPLE_WIDTH_BYTES, Published, Start
+from edge_gateway.record_headers import audio_headers
+from ingress_common.pcm import duration_ms
+from ingress_common.protocol import Published, Start
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
-
-CONTENT_TYPE = "application/vnd.speech.audio-input-event+avro"
 
 
 @dataclass
@@ -56,15 +56,15 @@ class UtterancePublisher:
         """Serialize one utterance (the PCM is copied once, into the event). A device's
         records all go to one partition (`partition_for` its id). `release_source` is
         called once the event is in librdkafka's hands: the PCM is not needed after that."""
-        duration_ms = len(pcm) * 1000 // (start.sample_rate_hz * SAMPLE_WIDTH_BYTES)
+        duration = duration_ms(len(pcm))
         key = start.device_id or correlation_id
         event = AudioInputEvent.create(correlation_id, wav_parts(pcm, start.sample_rate_hz),
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
-                                 _headers(start, correlation_id, len(pcm), duration_ms),
+                                 audio_headers(start, correlation_id, len(pcm), duration),
                                  partition_for(key, self._kafka.partitions()),
-                                 start.segment_id, correlation_id, len(pcm), duration_ms,
+                                 start.segment_id, correlation_id, len(pcm), duration,
                                  release_source)
 
     def publish(self, utterance: PreparedUtterance,
@@ -91,15 +91,3 @@ class UtterancePublisher:
         self._metrics.published.inc()
         self._metrics.audio_bytes.inc(utterance.audio_bytes)
         return utterance.published_at(delivery)  # the caller logs it, after its reply
-
-
-def _headers(start: Start, correlation_id: str, audio_bytes: int,
-             duration_ms: int) -> dict[str, str]:
-    """Headers let a reader (and the gateway's own recovery scan) skip the Avro body."""
-    headers = {"correlation_id": correlation_id, "content_type": CONTENT_TYPE,
-               "audio_bytes": str(audio_bytes), "duration_ms": str(duration_ms)}
-    optional = {"device_id": start.device_id, "segment_id": start.segment_id,
-                "captured_at_ms": start.captured_at_ms,
-                "capture_monotonic_ms": start.capture_monotonic_ms}
-    headers.update({k: str(v) for k, v in optional.items() if v is not None})
-    return headers

@@ -12,6 +12,7 @@ import enum
 from dataclasses import replace
 
 from edge_gateway.limits import StreamLimits, TokenBucket
+from ingress_common.pcm import duration_ms
 from ingress_common.protocol import (
     SAMPLE_RATE_HZ,
     SAMPLE_WIDTH_BYTES,
@@ -78,7 +79,7 @@ class StreamSession:
 
     @property
     def duration_ms(self) -> int:
-        return self.buffered_bytes * 1000 // (SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES)
+        return duration_ms(self.buffered_bytes)
 
     def seconds_to_deadline(self, now: float) -> float:
         """How long the handler may wait for the next message (≥ 0)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_gateway.framing import Framing
-from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_FRAME_BYTES, StreamLimits
+from edge_gateway.limits import StreamLimits
 from ingress_common import config
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ from ingress_common.config import (
     read_toml,
 )
 
+_LIMITS = StreamLimits()
+"""The stream limits' defaults, defined once in limits.py."""
 DEFAULT_TOPIC = "speech.audio.ingress"
 DEFAULT_RECEIPTS_TOPIC = "speech.audio.ingress.receipts"
 KAFKA_PASSTHROUGH_ENV_PREFIX = "KAFKA_CONFIG_"
@@ -48,13 +50,13 @@ class GatewaySettings:
     bind: str = "127.0.0.1:8000"
     max_connections: int = 10
     extra_threads: int = 4
-    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
-    idle_timeout_s: float = 10.0
-    session_timeout_s: float = 60.0
-    max_messages_per_s: float = 100.0
-    message_burst: int = 200
-    ack_every_frames: int = 10
+    max_buffer_bytes: int = _LIMITS.max_buffer_bytes
+    max_frame_bytes: int = _LIMITS.max_frame_bytes
+    idle_timeout_s: float = _LIMITS.idle_timeout_s
+    session_timeout_s: float = _LIMITS.session_timeout_s
+    max_messages_per_s: float = _LIMITS.max_messages_per_s
+    message_burst: int = _LIMITS.message_burst
+    ack_every_frames: int = _LIMITS.ack_every_frames
     allowed_origins: tuple[str, ...] = ()
     publish_timeout_s: float = 10.0
     graceful_timeout_s: float = 30.0

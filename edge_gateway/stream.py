@@ -27,6 +27,7 @@ from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.receipts.ledger import LateLocation, SegmentLedger, no_receipt_to_confirm
 from edge_gateway.receipts.records import Location, SegmentKey
 from edge_gateway.session import StreamSession
+from ingress_common.pcm import whole_samples
 from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
 from ingress_common.refusals import CLIENT_LEFT, StreamRefused, StreamTimedOut
 
@@ -149,7 +150,7 @@ class AudioConnection:
         """The stream's event, built once; the stream's own buffer is freed once the event
         is in librdkafka's hands."""
         session = self.session
-        pcm = session.pcm[: session.buffered_bytes // 2 * 2]
+        pcm = session.pcm[: whole_samples(session.buffered_bytes)]
         return self._handler.publisher.prepare(pcm, session.start, self.correlation_id,
                                                release_source=session.release_pcm)
 

@@ -10,6 +10,11 @@ BYTES_PER_SECOND = SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES * CHANNELS
 """32000: one second of the wire's PCM."""
 
 
+def whole_samples(pcm_bytes: int) -> int:
+    """The most bytes of `pcm_bytes` that hold whole samples (an even count)."""
+    return pcm_bytes // SAMPLE_WIDTH_BYTES * SAMPLE_WIDTH_BYTES
+
+
 def duration_ms(pcm_bytes: int) -> int:
     """Milliseconds of wire-format PCM in `pcm_bytes` (whole milliseconds, rounded down)."""
     return pcm_bytes * 1000 // BYTES_PER_SECOND

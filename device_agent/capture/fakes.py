@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from device_agent.capture.source import Chunk, EndOfSource, SourceError, SourceStalled
-from ingress_common.pcm import SAMPLE_RATE_HZ
+from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 RATE_HZ = SAMPLE_RATE_HZ
 
@@ -25,7 +25,7 @@ class PcmSource:
         self._loop = loop
         self._played = 0
         self._pcm = pcm
-        self._period_bytes = RATE_HZ * period_ms // 1000 * 2
+        self._period_bytes = RATE_HZ * period_ms // 1000 * SAMPLE_WIDTH_BYTES
         self._offset = 0
         self._paced = paced
         self._clock, self._sleep = clock, sleep
@@ -44,7 +44,7 @@ class PcmSource:
         self._offset += len(chunk)
         self._played += len(chunk)
         if self._paced and self._started is not None:
-            due = self._started + self._played / (RATE_HZ * 2)
+            due = self._started + self._played / BYTES_PER_SECOND
             self._sleep(max(0.0, due - self._clock()))
         return Chunk(chunk)
 

@@ -15,7 +15,7 @@ from device_agent.capture.channels import ChannelPolicy
 from device_agent.capture.conversion import Converter
 from device_agent.capture.formats import PcmFormat
 from device_agent.capture.source import Chunk, EndOfSource, SourceError
-from ingress_common.pcm import SAMPLE_RATE_HZ
+from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 RATE_HZ = SAMPLE_RATE_HZ
 
@@ -100,7 +100,7 @@ class WavFileSource:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = f"wav:{path}"
         self.path = path
-        self._period_bytes = RATE_HZ * period_ms // 1000 * 2
+        self._period_bytes = RATE_HZ * period_ms // 1000 * SAMPLE_WIDTH_BYTES
         self._paced = paced
         self._clock, self._sleep = clock, sleep
         try:  # the header now: a file that is no PCM WAV is refused before anything runs
@@ -129,14 +129,14 @@ class WavFileSource:
         self._played += len(chunk)
         self._read_bytes += len(chunk)
         if self._paced and self._started is not None:
-            due = self._started + self._played / (RATE_HZ * 2)
+            due = self._started + self._played / BYTES_PER_SECOND
             self._sleep(max(0.0, due - self._clock()))
         return Chunk(chunk)
 
     @property
     def seconds_read(self) -> float:
         """Audio read so far, in the wire format."""
-        return self._read_bytes / (RATE_HZ * 2)
+        return self._read_bytes / BYTES_PER_SECOND
 
     def close(self) -> None:
         self._started = None

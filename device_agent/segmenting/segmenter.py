@@ -25,7 +25,7 @@ from device_agent.segmenting.voice_activity import (
     DetectorConfig,
     VoiceDetector,
 )
-from ingress_common.pcm import SAMPLE_RATE_HZ
+from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
 BACKTRACK_GAP_S = 0.5
@@ -91,7 +91,7 @@ class Segmenter:
         self._start_windows = max(1, round(config.start_s / WINDOW_S))
         self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
         self._preroll_windows = round(config.preroll_s / WINDOW_S)
-        self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * 2
+        self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * SAMPLE_WIDTH_BYTES
         self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
         self._history: deque[_Window] = deque(
             maxlen=self._start_windows + 2 * self._backtrack_windows + self._preroll_windows)
@@ -105,8 +105,8 @@ class Segmenter:
     def fit_within(self, max_bytes: int) -> None:
         """Cut segments at `max_bytes` at the most (the gateway's announced buffer), or at
         `max_s`, whichever is shorter. Takes effect from the next cut."""
-        configured = int(self.config.max_s * SAMPLE_RATE_HZ) * 2
-        self._max_bytes = max(WINDOW_BYTES, min(configured, max_bytes // 2 * 2))
+        configured = int(self.config.max_s * SAMPLE_RATE_HZ) * SAMPLE_WIDTH_BYTES
+        self._max_bytes = max(WINDOW_BYTES, min(configured, whole_samples(max_bytes)))
 
     def push(self, pcm: bytes, stamp: Stamp) -> list[Event]:
         """Feed captured audio whose first sample was taken at `stamp`."""
@@ -135,7 +135,7 @@ class Segmenter:
     def flush(self) -> list[Event]:
         """End of the stream: close the open segment with what remains."""
         events: list[Event] = []
-        tail = self._partial[: len(self._partial) // 2 * 2]
+        tail = self._partial[: whole_samples(len(self._partial))]
         if not self._in_segment and tail and self.config.mode == "fixed":
             # fixed mode drops nothing: a tail shorter than a window is a segment of its own
             assert self._partial_stamp is not None

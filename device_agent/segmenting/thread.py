@@ -13,7 +13,7 @@ from device_agent.segmenting.segmenter import Event, SegmentEnded, Segmenter, Se
 from device_agent.spool.memory import MemorySpool
 from device_agent.spool.model import Segment, SegmentMeta
 from device_agent.stats import AgentStats
-from ingress_common.pcm import BYTES_PER_SECOND
+from ingress_common.pcm import BYTES_PER_SECOND, duration_ms
 
 _LOGGER = logging.getLogger(__name__)
 QUEUE_POLL_S = 0.2
@@ -92,7 +92,7 @@ class SegmentingThread(threading.Thread):
                 self._spool.complete(self._open)
                 _LOGGER.info("segment captured", extra={
                     "segment_id": self._open.meta.segment_id, "reason": event.reason,
-                    "duration_ms": len(self._open.pcm) * 1000 // BYTES_PER_SECOND})
+                    "duration_ms": duration_ms(len(self._open.pcm))})
                 self._open = None
 
     def _start(self, event: SegmentStarted) -> None:

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingress_common.pcm import SAMPLE_RATE_HZ
+from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 WINDOW_S = 0.02
 WINDOW_SAMPLES = int(SAMPLE_RATE_HZ * WINDOW_S)
-WINDOW_BYTES = WINDOW_SAMPLES * 2
+WINDOW_BYTES = WINDOW_SAMPLES * SAMPLE_WIDTH_BYTES
 BAND_HZ = (250.0, 4000.0)
 FLOOR_HISTORY_S = 5.0
 FLOOR_PERCENTILE = 0.10

@@ -12,6 +12,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from edge_gateway.receipts.records import Location, SegmentKey
+from edge_gateway.record_headers import AUDIO_BYTES, CORRELATION_ID, DEVICE_ID, DURATION_MS, SEGMENT_ID
 
 LOOKBACK_MS = 60_000
 """Start reading this long before the claim (clock skew between gateway and broker)."""
@@ -56,12 +57,11 @@ def _read_to_end(consumer: Consumer, key: SegmentKey, high: int,
             continue
         position = (msg.offset() or 0) + 1
         headers = {str(pair[0]): _text(pair[1]) for pair in (msg.headers() or [])}
-        if headers.get("segment_id") == key.segment_id and \
-                headers.get("device_id", "") == key.device_id:
+        if headers.get(SEGMENT_ID) == key.segment_id and \
+                headers.get(DEVICE_ID, "") == key.device_id:
             return Location(msg.topic() or "", msg.partition() or 0, msg.offset() or 0,
-                            headers.get("correlation_id", ""),
-                            int(headers.get("audio_bytes", "0")),
-                            int(headers.get("duration_ms", "0")))
+                            headers.get(CORRELATION_ID, ""), int(headers.get(AUDIO_BYTES, "0")),
+                            int(headers.get(DURATION_MS, "0")))
     raise ScanIncomplete(f"the partition's end was not reached in {key}")
 
 
