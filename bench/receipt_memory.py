@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.receipt_memory --devices 1000 --per-device 100
 
-Fills a ReceiptBook the way the follower does (a Claim, then a Published, per segment,
+Fills a ReceiptBook the way the follower does (a Claim, then a Receipt, per segment,
 ids shaped like the agent's) and measures it with tracemalloc.
 """
 
@@ -12,8 +12,9 @@ import argparse
 import gc
 import tracemalloc
 
+from edge_gateway.landing import Location
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
-from edge_gateway.receipts.records import Claim, Location, Published, SegmentKey
+from edge_gateway.receipts.records import Claim, Receipt, SegmentKey
 
 
 def fill(book: ReceiptBook, devices: int, per_device: int) -> None:
@@ -24,7 +25,7 @@ def fill(book: ReceiptBook, devices: int, per_device: int) -> None:
             key = SegmentKey(device, f"{device}:3f2a9c1e:mx51f1zd:{seq + 1}")
             book.apply(d % 3, offset, Claim(key, "gw-1:8000", "a1b2c3d4e5f6", 1_796_000_000_000))
             location = Location("speech.audio.ingress", d % 3, offset, "5b8e" * 9, 64000, 2000)
-            book.apply(d % 3, offset + 1, Published(key, location, 1_796_000_000_000))
+            book.apply(d % 3, offset + 1, Receipt(key, location, 1_796_000_000_000))
             offset += 2
 
 

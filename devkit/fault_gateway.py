@@ -5,7 +5,7 @@
 is `edge-gateway serve` (the same settings from the environment, the same gunicorn, worker
 and app), except that the receipts ledger writes through `ReceiptFaults`. That wrapper fails
 the worst moment on purpose: the segment's audio is in Kafka (its delivery report is in)
-and its `Published` receipt is about to be written. It either SIGKILLs the worker there
+and its `Receipt` is about to be written. It either SIGKILLs the worker there
 (gunicorn starts a new one) or fails the receipt as if Kafka had refused it. Each fires
 once per `--once-file`, so a respawned worker does not fire again.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_gateway.publisher import Delivery, InFlight, KafkaPublisher, LateReport
-from edge_gateway.receipts.records import Published, decode
+from edge_gateway.receipts.records import Receipt, decode
 from ingress_common.refusals import PublishFailed
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 
 class ReceiptFaults:
     """A `RecordProducer` for the ledger: passes everything to `inner`, except the Nth
-    `Published` receipt this worker writes (N counts from 1; 0 never)."""
+    `Receipt` this worker writes (N counts from 1; 0 never)."""
 
     def __init__(self, inner: KafkaPublisher, crash_before_receipt: int = 0,
                  refuse_receipt: int = 0, once_file: Path | None = None) -> None:
@@ -47,7 +47,7 @@ class ReceiptFaults:
 
     def send(self, value: bytes, key: str, headers: Mapping[str, str],
              topic: str | None = None, partition: int | None = None) -> InFlight:
-        if isinstance(decode(value), Published):
+        if isinstance(decode(value), Receipt):
             self._receipts += 1
             if self._receipts == self._crash_at and self._fire():
                 _LOGGER.warning("fault injection: SIGKILL before the receipt")

@@ -16,7 +16,6 @@ from flask_sock import Sock
 
 from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
 from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered, serializer_for
-from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
 from edge_gateway.metrics import GatewayMetrics
@@ -112,8 +111,6 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
         # One recv() per 64 KiB instead of per 4 KiB (the default): a 1.4 MiB stream costs
         # 23 trips through wsproto instead of 360.
         "receive_bytes": RECEIVE_BYTES,
-        # No reader thread: frames are read and parsed in the connection's own thread.
-        "thread_class": InlineReading,
         # Selected when offered: a browser that sends its token as a subprotocol must get
         # one of its offers back, or it drops the connection.
         "subprotocols": [SUBPROTOCOL]}

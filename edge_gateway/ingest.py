@@ -1,8 +1,10 @@
 """From a finished stream to a confirmed Kafka event: WAV, Avro, produce, delivery report.
 
-Two steps, so that a caller can build the event while it waits for something else (the
-ledger builds it while its claim is on its way to Kafka): `prepare()` serializes the
-utterance, `publish()` produces it and waits for the delivery report.
+A stream hands its audio over as a value, a `PendingUtterance`, and gets back the
+`Location` where it landed. Two steps, so that a caller can build the event while it waits
+for something else (the ledger builds it while its claim is on its way to Kafka):
+`prepare()` serializes the utterance, `publish()` produces it and waits for the delivery
+report.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 
 from edge_gateway.audio import wav_parts
 from edge_gateway.events import AudioInputEvent, EventSerializer
+from edge_gateway.landing import LateLocation, Location
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
 from edge_gateway.record_headers import audio_headers
 from ingress_common.pcm import duration_ms
-from ingress_common.protocol import Published, Start
+from ingress_common.protocol import Start
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 
 
@@ -30,17 +33,15 @@ class PreparedUtterance:
     key: str
     headers: dict[str, str]
     partition: int | None
-    segment_id: str | None
     correlation_id: str
     audio_bytes: int
     duration_ms: int
     release_source: Callable[[], None] = lambda: None
     """Frees the buffer the event was built from, once librdkafka holds its copy."""
 
-    def published_at(self, delivery: Delivery) -> Published:
-        return Published(self.correlation_id, delivery.topic, delivery.partition,
-                         delivery.offset, audio_bytes=self.audio_bytes,
-                         duration_ms=self.duration_ms, segment_id=self.segment_id)
+    def located_at(self, delivery: Delivery) -> Location:
+        return Location(delivery.topic, delivery.partition, delivery.offset,
+                        self.correlation_id, self.audio_bytes, self.duration_ms)
 
 
 class UtterancePublisher:
@@ -64,11 +65,11 @@ class UtterancePublisher:
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
                                  audio_headers(start, correlation_id, len(pcm), duration),
                                  partition_for(key, self._kafka.partitions()),
-                                 start.segment_id, correlation_id, len(pcm), duration,
+                                 correlation_id, len(pcm), duration,
                                  release_source)
 
     def publish(self, utterance: PreparedUtterance,
-                on_late: Callable[[Published | None], None] | None = None) -> Published:
+                on_late: LateLocation | None = None) -> Location:
         """Produce a prepared utterance and return where it landed, or raise a publish
         refusal. When the wait for Kafka times out, `on_late` is told where it landed after
         all."""
@@ -77,7 +78,7 @@ class UtterancePublisher:
         if value is None:
             raise RuntimeError("an utterance is published once")
         late = None if on_late is None else (
-            lambda delivery: on_late(None if delivery is None else utterance.published_at(delivery)))
+            lambda delivery: on_late(None if delivery is None else utterance.located_at(delivery)))
         try:
             sending = self._kafka.send(value, key=utterance.key, headers=utterance.headers,
                                        partition=utterance.partition)
@@ -90,4 +91,28 @@ class UtterancePublisher:
         self._metrics.publish_latency.observe(time.monotonic() - began)
         self._metrics.published.inc()
         self._metrics.audio_bytes.inc(utterance.audio_bytes)
-        return utterance.published_at(delivery)  # the caller logs it, after its reply
+        return utterance.located_at(delivery)  # the caller logs it, after its reply
+
+
+class PendingUtterance:
+    """A finished stream's audio, handed over as a value: the buffered PCM and the `start`
+    that describes it. Its event is built once (`prepare`, which the ledger runs while its
+    claim travels) and published at most once; the stream's buffer is freed (`release`) as
+    soon as librdkafka holds the event. The ledger's `SegmentAudio`."""
+
+    def __init__(self, publisher: UtterancePublisher, pcm: bytes | memoryview, start: Start,
+                 correlation_id: str, release: Callable[[], None] = lambda: None) -> None:
+        self._publisher = publisher
+        self._args = (pcm, start, correlation_id, release)
+        self._prepared: PreparedUtterance | None = None
+
+    def prepare(self) -> None:
+        if self._prepared is None:
+            pcm, start, correlation_id, release = self._args
+            self._prepared = self._publisher.prepare(pcm, start, correlation_id, release)
+
+    def publish(self, late: LateLocation | None = None) -> Location:
+        self.prepare()
+        prepared, self._prepared = self._prepared, None
+        assert prepared is not None
+        return self._publisher.publish(prepared, on_late=late)

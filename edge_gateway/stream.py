@@ -21,11 +21,12 @@ from typing import Protocol
 
 from simple_websocket import ConnectionClosed
 
-from edge_gateway.ingest import PreparedUtterance, UtterancePublisher
+from edge_gateway.ingest import PendingUtterance, UtterancePublisher
+from edge_gateway.landing import Location
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.receipts.ledger import LateLocation, SegmentLedger, no_receipt_to_confirm
-from edge_gateway.receipts.records import Location, SegmentKey
+from edge_gateway.receipts.ledger import SegmentLedger, no_receipt_to_confirm
+from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.session import StreamSession
 from ingress_common.pcm import whole_samples
 from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
@@ -132,27 +133,26 @@ class AudioConnection:
         key, ledger = self.key, self._handler.ledger
         if key is None or ledger is None:
             return self._publish_buffered()
-        outcome = ledger.publish_once(key, _BufferedAudio(self._handler.publisher,
-                                                          self._prepare))
-        self._after_reply = outcome.confirm
-        if outcome.duplicate:
+        decision = ledger.publish_once(key, self._audio())
+        self._after_reply = decision.confirm
+        if decision.duplicate:
             self._handler.metrics.duplicates.inc()
             _LOGGER.info("repeat of a published segment; first receipt sent",
                          extra={**self._log, "segment_id": key.segment_id})
-        return _receipt(outcome.location, key, outcome.duplicate)
+        return _receipt(decision.location, key, decision.duplicate)
 
     def _publish_buffered(self) -> Published:
         """v1: publish the whole samples buffered so far (at done, a timeout, or a client
         that left without done). Raises StreamRefused when Kafka refused it."""
-        return self._handler.publisher.publish(self._prepare())
+        return _receipt(self._audio().publish(), None, duplicate=False)
 
-    def _prepare(self) -> PreparedUtterance:
-        """The stream's event, built once; the stream's own buffer is freed once the event
-        is in librdkafka's hands."""
+    def _audio(self) -> PendingUtterance:
+        """The stream's audio as a value (whole samples); the stream's own buffer is freed
+        once the event is in librdkafka's hands."""
         session = self.session
         pcm = session.pcm[: whole_samples(session.buffered_bytes)]
-        return self._handler.publisher.prepare(pcm, session.start, self.correlation_id,
-                                               release_source=session.release_pcm)
+        return PendingUtterance(self._handler.publisher, pcm, session.start,
+                                self.correlation_id, release=session.release_pcm)
 
     def _publish_and_report(self) -> None:
         try:
@@ -238,32 +238,6 @@ class AudioConnection:
                                           "partition": published.partition,
                                           "offset": published.offset,
                                           "audio_bytes": published.audio_bytes})
-
-
-class _BufferedAudio:
-    """A segment stream's audio, for the ledger (`SegmentAudio`): its event is built while
-    the claim travels, and sent only if the claim wins."""
-
-    def __init__(self, publisher: UtterancePublisher,
-                 prepare: Callable[[], PreparedUtterance]) -> None:
-        self._publisher = publisher
-        self._prepare = prepare
-        self._prepared: PreparedUtterance | None = None
-
-    def prepare(self) -> None:
-        if self._prepared is None:
-            self._prepared = self._prepare()
-
-    def publish(self, late: LateLocation) -> Location:
-        prepared, self._prepared = self._prepared or self._prepare(), None
-        published = self._publisher.publish(
-            prepared, on_late=lambda p: late(None if p is None else _location(p)))
-        return _location(published)
-
-
-def _location(published: Published) -> Location:
-    return Location(published.topic, published.partition, published.offset,
-                    published.correlation_id, published.audio_bytes, published.duration_ms)
 
 
 def _receipt(location: Location, key: SegmentKey | None, duplicate: bool) -> Published:

@@ -17,6 +17,7 @@ from edge_gateway.audio import WAV_HEADER_BYTES
 from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered
 from edge_gateway.hosting import compiled_unmask
+from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
 from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
@@ -59,7 +60,11 @@ def build_app(settings: GatewaySettings,
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
         _LOGGER.warning("receipts not read at start-up; /readyz reports it")
-    return create_app(settings, kafka, receipts, register_schema(settings))
+    app = create_app(settings, kafka, receipts, register_schema(settings))
+    # No reader thread: frames are read and parsed in the connection's own thread. Set here,
+    # by the hosting, so that the app never imports the hosting (one direction).
+    app.config["SOCK_SERVER_OPTIONS"]["thread_class"] = InlineReading
+    return app
 
 
 def register_schema(settings: GatewaySettings) -> SchemaRegistration | None:

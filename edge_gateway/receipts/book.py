@@ -17,7 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from edge_gateway.receipts.records import Abandoned, Claim, Location, Published, Record, SegmentKey
+from edge_gateway.landing import Location
+from edge_gateway.receipts.records import Abandoned, Claim, Receipt, Record, SegmentKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Landed:
-    """Published: this is the segment's one record."""
+    """Receipt: this is the segment's one record."""
 
     location: Location
     at_ms: int
@@ -122,7 +123,7 @@ class ReceiptBook:
 
     def _apply(self, offset: int, record: Record) -> None:
         key, current = record.key, self._entries.get(record.key)
-        if isinstance(record, Published):
+        if isinstance(record, Receipt):
             key = SegmentKey(sys.intern(key.device_id), key.segment_id)
             where = record.location
             self._put(key, Landed(replace(where, topic=sys.intern(where.topic)), record.at_ms))

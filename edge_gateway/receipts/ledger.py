@@ -7,16 +7,16 @@ first receipt.
    read the partition up to the claim's offset, nothing can be in between: the claim (and
    likewise the receipt, step 3) is applied to the book at once (`ReceiptBook.apply_own`),
    without waiting for the follower.
-3. The owner publishes the audio, then writes `Published` with where it landed: it sends
+3. The owner publishes the audio, then writes `Receipt` with where it landed: it sends
    the receipt, the stream replies, and then waits for the receipt to be in Kafka before
-   closing (`Outcome.confirm`: one round trip off the reply). A publish
+   closing (`Decision.confirm`: one round trip off the reply). A publish
    Kafka refused for sure (nothing can land) writes `Abandoned`, so a retry may claim it
    again; a publish left unconfirmed keeps the claim, and its late delivery report
    writes the receipt.
 4. A claim owned by someone else is waited out: the retry is told `segment_in_progress`.
    A claim whose owner must be gone (its own earlier process, or older than the expiry)
    is resolved by looking for its record in the audio topic (`scan`): found, it gets
-   its `Published`; not found, `Abandoned`, and the segment is claimed anew.
+   its `Receipt`; not found, `Abandoned`, and the segment is claimed anew.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge_gateway.landing import LateLocation, Location
 from edge_gateway.publisher import Delivery, InFlight, LateReport, partition_for
 from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
 from edge_gateway.receipts.records import (
     Abandoned,
     Claim,
-    Location,
-    Published,
+    Receipt,
     Record,
     SegmentKey,
     encode,
@@ -45,7 +45,6 @@ from edge_gateway.receipts.scan import ScanIncomplete
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed, SegmentInProgress
 
 _LOGGER = logging.getLogger(__name__)
-LateLocation = Callable[[Location | None], None]
 
 
 class SegmentAudio(Protocol):
@@ -85,7 +84,7 @@ class LedgerTimes:
 
 
 def no_receipt_to_confirm() -> None:
-    """What `Outcome.confirm` is when there is nothing to wait for (a duplicate, a v1
+    """What `Decision.confirm` is when there is nothing to wait for (a duplicate, a v1
     stream, a receipt that could not even be sent)."""
 
 
@@ -102,7 +101,7 @@ class RecordProducer(Protocol):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Decision:
     location: Location
     duplicate: bool
     confirm: Callable[[], None] = no_receipt_to_confirm
@@ -133,18 +132,18 @@ class SegmentLedger:
         state = self._book.lookup(key)
         return state.location if isinstance(state, Landed) else None
 
-    def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Outcome:
+    def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Decision:
         """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
         for _ in range(2):  # a second round after resolving a dead claim
             landed = self.known(key)
             if landed is not None:
-                return Outcome(landed, duplicate=True)
+                return Decision(landed, duplicate=True)
             claim, offset, state = self._claim(key, audio)
             if isinstance(state, Landed):
-                return Outcome(state.location, duplicate=True)
+                return Decision(state.location, duplicate=True)
             if state is None or state.claim_offset == offset:
                 location, confirm = self._publish_as_owner(claim, offset, audio)
-                return Outcome(location, duplicate=False, confirm=confirm)
+                return Decision(location, duplicate=False, confirm=confirm)
             if self._mine_and_idle(key, state):
                 self._write(Abandoned(key, state.claim_offset, self._wall_ms()),
                             self._partition(key))
@@ -154,7 +153,7 @@ class SegmentLedger:
                     f"segment {key.segment_id} is being published by {state.owner}; retry later")
             found = self._resolve(key, state)
             if found is not None:
-                return Outcome(found, duplicate=True)
+                return Decision(found, duplicate=True)
         raise SegmentInProgress(f"segment {key.segment_id} is contended; retry later")
 
     def _claim(self, key: SegmentKey,
@@ -199,10 +198,10 @@ class SegmentLedger:
 
     def _send_receipt(self, key: SegmentKey, location: Location,
                       partition: int) -> Callable[[], None]:
-        """Send `key`'s Published receipt; the call returned waits until it is in Kafka.
+        """Send `key`'s Receipt; the call returned waits until it is in Kafka.
         The key stays unsettled until then: a receipt that failed leaves the claim to be
         resolved from the audio topic after its expiry, never freed for a second publish."""
-        receipt = Published(key, location, self._wall_ms())
+        receipt = Receipt(key, location, self._wall_ms())
         try:
             sending = self._send(receipt, partition)
         except (PublishFailed, PublishUnconfirmed) as exc:
@@ -256,7 +255,7 @@ class SegmentLedger:
             "segment_id": key.segment_id, "claim_owner": state.owner,
             "found": found is not None})
         if found is not None:
-            self._write(Published(key, found, self._wall_ms()), partition)
+            self._write(Receipt(key, found, self._wall_ms()), partition)
             return found
         self._write(Abandoned(key, state.claim_offset, self._wall_ms()), partition)
         return None

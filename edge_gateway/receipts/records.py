@@ -1,7 +1,7 @@
 """The records of the receipts topic, keyed by device id. Pure: JSON in, JSON out.
 
 A device's records all land on one partition, in one order, which every gateway reads the
-same way: the first `Claim` of a segment after any `Abandoned` one owns it; `Published`
+same way: the first `Claim` of a segment after any `Abandoned` one owns it; `Receipt`
 ends it for good; `Abandoned` frees a claim that is known to have published nothing.
 """
 
@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from edge_gateway.landing import Location
+
 RECORD_VERSION = 1
 
 
@@ -18,18 +20,6 @@ RECORD_VERSION = 1
 class SegmentKey:
     device_id: str
     segment_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where a segment's one audio record is, and what the first receipt said."""
-
-    topic: str
-    partition: int
-    offset: int
-    correlation_id: str
-    audio_bytes: int
-    duration_ms: int
 
 
 @dataclass(frozen=True)
@@ -45,7 +35,10 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class Published:
+class Receipt:
+    """The segment's audio is in Kafka at `location` (its record kind on the wire:
+    "published")."""
+
     key: SegmentKey
     location: Location
     at_ms: int
@@ -59,8 +52,8 @@ class Abandoned:
     at_ms: int
 
 
-Record = Claim | Published | Abandoned
-_KINDS: dict[str, type] = {"claim": Claim, "published": Published, "abandoned": Abandoned}
+Record = Claim | Receipt | Abandoned
+_KINDS: dict[str, type] = {"claim": Claim, "published": Receipt, "abandoned": Abandoned}
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 
 
@@ -78,8 +71,8 @@ def decode(value: bytes) -> Record | None:
         kind = _KINDS[body.pop("kind")]
         body.pop("v", None)
         key = SegmentKey(body.pop("device_id"), body.pop("segment_id"))
-        if kind is Published:
-            return Published(key, Location(**body["location"]), body["at_ms"])
+        if kind is Receipt:
+            return Receipt(key, Location(**body["location"]), body["at_ms"])
         return kind(key=key, **body)
     except (ValueError, KeyError, TypeError):
         return None

@@ -11,7 +11,8 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from edge_gateway.receipts.records import Location, SegmentKey
+from edge_gateway.landing import Location
+from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.record_headers import AUDIO_BYTES, CORRELATION_ID, DEVICE_ID, DURATION_MS, SEGMENT_ID
 
 LOOKBACK_MS = 60_000

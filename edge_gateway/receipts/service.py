@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from edge_gateway.landing import Location
 from edge_gateway.publisher import KafkaPublisher, ensure_topic
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
 from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLedger
-from edge_gateway.receipts.records import Location, SegmentKey
+from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.receipts.scan import find_record
 from edge_gateway.settings import GatewaySettings
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
+from edge_gateway.landing import Location
 from edge_gateway.receipts.book import BookLimits, Landed, Pending, ReceiptBook
-from edge_gateway.receipts.records import Claim, Location, Published, SegmentKey
+from edge_gateway.receipts.records import Claim, Receipt, SegmentKey
 
 KEY = SegmentKey("dev", "seg-1")
 NOW_MS = time.time_ns() // 1_000_000
@@ -29,7 +30,7 @@ def test_reading_an_own_record_again_changes_nothing() -> None:
     book.apply(0, 0, other)
     assert book.apply_own(0, 1, mine)
     assert book.lookup(KEY) == Pending(0, "gw-b", "inc-b", NOW_MS), "the first claim owns it"
-    receipt = Published(KEY, Location("audio", 0, 7, "c", 2, 1), NOW_MS)
+    receipt = Receipt(KEY, Location("audio", 0, 7, "c", 2, 1), NOW_MS)
     assert book.apply_own(0, 2, receipt)
     for offset, record in ((0, other), (1, mine), (2, receipt)):  # the follower, later
         book.apply(0, offset, record)

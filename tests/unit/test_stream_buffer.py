@@ -43,11 +43,12 @@ def test_the_buffer_is_released_once_librdkafka_holds_the_event() -> None:
     connection = AudioConnection(handler, ws, "cid", None, lambda: None)  # type: ignore[arg-type]
     connection._receive_until_done()
 
-    prepared = connection._prepare()
+    audio = connection._audio()
+    audio.prepare()  # as the ledger does while its claim travels
     assert bytes(connection.session.pcm) == pcm, "kept while the event is not yet sent"
-    published = publisher.publish(prepared)
+    landed = audio.publish()
 
-    assert published.offset == 7 and published.audio_bytes == len(pcm)
+    assert landed.offset == 7 and landed.audio_bytes == len(pcm)
     assert bytes(deserialize_schemaless(kafka.sent[0]).wav).endswith(pcm), "the event has it all"
     assert connection.session.buffered_bytes == len(pcm), "its size is still known"
     with pytest.raises(RuntimeError):

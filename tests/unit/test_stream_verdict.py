@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from edge_gateway.landing import Location
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.stream import StreamHandler
-from ingress_common.protocol import Published, Start
+from ingress_common.protocol import Start
 from ingress_common.refusals import PublishUnconfirmed
 
 
@@ -38,14 +39,14 @@ class Publisher:
         self.fail = fail
 
     def prepare(self, pcm: Any, start: Start, correlation_id: str,
-                release_source: Any = None) -> tuple[str, int]:
+                release: Any = None) -> tuple[str, int]:
         return correlation_id, len(pcm)
 
-    def publish(self, prepared: tuple[str, int]) -> Published:
+    def publish(self, prepared: tuple[str, int], on_late: Any = None) -> Location:
         if self.fail:
             raise PublishUnconfirmed("broker stalled")
         correlation_id, audio_bytes = prepared
-        return Published(correlation_id, "t", 0, 1, audio_bytes, 10)
+        return Location("t", 0, 1, correlation_id, audio_bytes, 10)
 
 
 @pytest.mark.parametrize(("incoming", "fail", "final"), [
