@@ -5,7 +5,7 @@ The schemaless encoder writes the WAV into the event buffer itself: fastavro enc
 record with empty audio, and the audio goes where that empty `bytes` field was (an Avro
 record is its fields' encodings one after another; `bytes` is a zig-zag length and the
 data). So the PCM is copied once, not three times (WAV, record, Avro); the result is
-byte for byte what fastavro writes (tests/unit/test_events.py).
+byte for byte what fastavro writes (tests/unit/edge_gateway/test_events.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from ingress_common.refusals import StreamRefused, StreamTimedOut
 LIMITS = StreamLimits(max_buffer_bytes=600, max_frame_bytes=100, idle_timeout_s=10,
                       session_timeout_s=60, max_messages_per_s=10, message_burst=20,
                       ack_every_frames=3)
-PROTOCOL_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+PROTOCOL_DOC = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 DOCUMENTED = {
     (code, int(close))
     for code, close in re.findall(r"^\| `([a-z_]+)` \|.*\| (\d{4}) \|$", PROTOCOL_DOC.read_text(), re.M)

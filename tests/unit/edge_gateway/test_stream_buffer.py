@@ -14,7 +14,7 @@ from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import Delivery
 from edge_gateway.stream import AudioConnection, StreamHandler
-from tests.unit.test_stream_verdict import ScriptedSocket
+from tests.unit.edge_gateway.test_stream_verdict import ScriptedSocket
 
 
 class KafkaStub:
