@@ -16,7 +16,7 @@ from typing import Any
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
 from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, duration_ms, whole_samples
-from ingress_common.protocol import encode
+from ingress_common.protocol import encode_server
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,7 +140,7 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
     from ingress_common.client import Refused
 
     def print_reply(reply: Any) -> None:
-        print(encode(reply) if reply else "{}", flush=True)
+        print(encode_server(reply) if reply else "{}", flush=True)
 
     try:
         report = send_file(settings, path, vad, _stop_on_signals(), print_reply)

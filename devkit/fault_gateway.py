@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_gateway.publisher import Delivery, InFlight, KafkaPublisher, LateReport
-from edge_gateway.receipts.records import Receipt, decode
+from edge_gateway.receipts.records import Receipt, decode_record
 from ingress_common.refusals import PublishFailed
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class ReceiptFaults:
 
     def send(self, value: bytes, key: str, headers: Mapping[str, str],
              topic: str | None = None, partition: int | None = None) -> InFlight:
-        if isinstance(decode(value), Receipt):
+        if isinstance(decode_record(value), Receipt):
             self._receipts += 1
             if self._receipts == self._crash_at and self._fire():
                 _LOGGER.warning("fault injection: SIGKILL before the receipt")

@@ -23,7 +23,7 @@ from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings, load_verifier
 from edge_gateway.stream import StreamHandler, WebSocket
-from ingress_common.protocol import Error, encode
+from ingress_common.protocol import Error, encode_server
 from ingress_common.refusals import (
     AdmissionRefused,
     InternalError,
@@ -224,7 +224,7 @@ def _close_after_internal_error(ws: WebSocket, correlation_id: str) -> None:
                   published=False, retryable=InternalError.retryable,
                   correlation_id=correlation_id)
     try:
-        ws.send(encode(error))
+        ws.send(encode_server(error))
         ws.close(InternalError.close_code, InternalError.code)
     except Exception:  # noqa: BLE001 - the socket may be in any state here
         _LOGGER.debug("could not tell the client about the failure")

@@ -29,7 +29,7 @@ from edge_gateway.receipts.ledger import SegmentLedger, no_receipt_to_confirm
 from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.session import StreamSession
 from ingress_common.pcm import whole_samples
-from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode
+from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode_server
 from ingress_common.refusals import CLIENT_LEFT, StreamRefused, StreamTimedOut
 
 _LOGGER = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class AudioConnection:
         self._log_published(published)
 
     def _send(self, event: ServerEvent) -> None:
-        self._ws.send(encode(event))
+        self._ws.send(encode_server(event))
 
     def _finish(self, event: ServerEvent, close_code: int, reason: str) -> None:
         if self._on_verdict is not None:

@@ -161,7 +161,7 @@ def encode_client(event: ClientEvent) -> str:
     return json.dumps(event.message(), separators=(",", ":"))
 
 
-def encode(event: ServerEvent) -> str:
+def encode_server(event: ServerEvent) -> str:
     """The JSON text frame for a server event."""
     body = event.message_dict() if isinstance(event, Error) else event.message()
     return json.dumps(body, separators=(",", ":"))

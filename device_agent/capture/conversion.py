@@ -12,7 +12,7 @@ import numpy as np
 import soxr
 
 from device_agent.capture.channels import ChannelPicker, ChannelPolicy
-from device_agent.capture.formats import FrameAligner, PcmFormat, decode, encode_pcm16
+from device_agent.capture.formats import FrameAligner, PcmFormat, decode_samples, encode_pcm16
 from ingress_common.pcm import SAMPLE_RATE_HZ
 
 RESAMPLER_QUALITY = "HQ"
@@ -40,7 +40,7 @@ class Converter:
     def convert(self, data: bytes) -> bytes:
         if self._passthrough:
             return self._aligner.whole_frames(data)
-        block = decode(self._aligner.whole_frames(data), self.fmt)
+        block = decode_samples(self._aligner.whole_frames(data), self.fmt)
         return self._finish(self.picker.mono(block), last=False)
 
     def flush(self) -> bytes:

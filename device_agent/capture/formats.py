@@ -1,8 +1,8 @@
 """Capture formats the agent reads, and how their bytes decode to float samples.
 
 The wire format is fixed (ingress_common.protocol: 16 kHz mono S16_LE); a device's native
-format is not. A `PcmFormat` names what the device (or a WAV file) delivers; `decode` turns
-its bytes into a float32 array of shape (frames, channels) in [-1, 1).
+format is not. A `PcmFormat` names what the device (or a WAV file) delivers; `decode_samples`
+turns its bytes into a float32 array of shape (frames, channels) in [-1, 1).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class PcmFormat:
 WIRE_FORMAT = PcmFormat(SAMPLE_RATE_HZ, CHANNELS, "S16_LE")
 
 
-def decode(data: bytes, fmt: PcmFormat) -> np.ndarray:
+def decode_samples(data: bytes, fmt: PcmFormat) -> np.ndarray:
     """Whole frames of `data` as float32 (frames, channels); a trailing partial frame is
     the caller's to keep (see `FrameAligner`)."""
     frames = len(data) // fmt.frame_bytes

@@ -5,7 +5,8 @@ four `bytearray.translate` passes over strided slices: 51 µs per 64 KiB frame h
 largest single cost of a burst (docs/benchmarks.md). websockets ships the same operation
 as a C function, `websockets.speedups.apply_mask` (1.5 µs per 64 KiB). Only the masker is
 replaced: wsproto still parses every header, enforces the frame rules and runs the close
-and ping handling; the result is byte for byte the same (tests/unit/edge_gateway/hosting/test_compiled_unmask.py).
+and ping handling; the result is byte for byte the same
+(tests/unit/edge_gateway/hosting/test_compiled_unmask.py).
 
 The decoder is reached through wsproto's private attributes (`Connection._proto`,
 `FrameProtocol._frame_decoder`, `XorMaskerSimple._masking_key`). If a wsproto release moves

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from edge_gateway.kafka_logs import kafka_logger
 from edge_gateway.receipts.book import ReceiptBook
-from edge_gateway.receipts.records import decode
+from edge_gateway.receipts.records import decode_record
 from ingress_common.log_throttle import throttled_logger
 
 _LOGGER = throttled_logger(__name__)
@@ -114,7 +114,7 @@ class ReceiptFollower(threading.Thread):
                         _LOGGER.info("receipts read", extra={"receipts": len(self._book)})
                         self.caught_up.set()
                     continue
-                self._book.apply(partition, msg.offset() or 0, decode(msg.value() or b""))
+                self._book.apply(partition, msg.offset() or 0, decode_record(msg.value() or b""))
         finally:
             consumer.close()
 

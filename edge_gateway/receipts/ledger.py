@@ -39,7 +39,7 @@ from edge_gateway.receipts.records import (
     Receipt,
     Record,
     SegmentKey,
-    encode,
+    encode_record,
 )
 from edge_gateway.receipts.scan import ScanIncomplete
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed, SegmentInProgress
@@ -294,7 +294,7 @@ class SegmentLedger:
 
     def _send(self, record: Record, partition: int) -> InFlight:
         """Produce `record` to the device's receipts partition, without waiting."""
-        return self._kafka.send(encode(record), key=record.key.device_id, headers={},
+        return self._kafka.send(encode_record(record), key=record.key.device_id, headers={},
                                 topic=self._topic, partition=partition)
 
     def _write_quietly(self, record: Record, partition: int) -> None:

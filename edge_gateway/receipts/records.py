@@ -57,14 +57,14 @@ _KINDS: dict[str, type] = {"claim": Claim, "published": Receipt, "abandoned": Ab
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 
 
-def encode(record: Record) -> bytes:
+def encode_record(record: Record) -> bytes:
     body = asdict(record)
     key = body.pop("key")
     return json.dumps({"v": RECORD_VERSION, "kind": _NAMES[type(record)], **key, **body},
                       separators=(",", ":")).encode()
 
 
-def decode(value: bytes) -> Record | None:
+def decode_record(value: bytes) -> Record | None:
     """The record, or None for anything this version does not understand (skipped)."""
     try:
         body: dict[str, Any] = json.loads(value)

@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 from devkit.broker import Broker
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import REFRESH_S, ReceiptFollower, consumer_config
-from edge_gateway.receipts.records import Claim, SegmentKey, encode
+from edge_gateway.receipts.records import Claim, SegmentKey, encode_record
 
 IDLE_S = 3.0
 
@@ -65,7 +65,7 @@ def test_an_idle_follower_stops_fetching_and_reads_again_when_wanted(broker: Bro
         key = SegmentKey("dev-a", "dev-a:run:1")
         delivered = threading.Event()
         claim = Claim(key, "other-gateway", "inc", time.time_ns() // 1_000_000)
-        producer.produce(topic, encode(claim), partition=1,
+        producer.produce(topic, encode_record(claim), partition=1,
                          on_delivery=lambda _err, _msg: delivered.set())
         producer.flush(5)
         assert delivered.is_set()

@@ -10,7 +10,7 @@ from ingress_common.protocol import (
     Error,
     Published,
     Start,
-    encode,
+    encode_server,
     parse_client_text,
     parse_server_text,
 )
@@ -61,19 +61,19 @@ def test_close_codes_follow_the_documented_table() -> None:
 
 def test_server_events_encode_as_the_wire_format() -> None:
     published = Published("c1", "t", 2, 40, audio_bytes=32000, duration_ms=1000, segment_id="s")
-    assert parse_server_text(encode(published)) == {
+    assert parse_server_text(encode_server(published)) == {
         "event": "published", "correlation_id": "c1", "topic": "t", "partition": 2,
         "offset": 40, "audio_bytes": 32000, "duration_ms": 1000, "segment_id": "s",
         "duplicate": False}
-    assert parse_server_text(encode(Ack(seq=10, bytes=3200))) == {
+    assert parse_server_text(encode_server(Ack(seq=10, bytes=3200))) == {
         "event": "ack", "seq": 10, "bytes": 3200}
-    connected = parse_server_text(encode(Connected("c1", {"max_frame_bytes": 65536})))
+    connected = parse_server_text(encode_server(Connected("c1", {"max_frame_bytes": 65536})))
     assert connected["event"] == "connected" and connected["correlation_id"] == "c1"
 
 
 def test_error_carries_the_location_only_when_published() -> None:
-    refused = parse_server_text(encode(Error("bad_json", "m", False, False, "c1")))
+    refused = parse_server_text(encode_server(Error("bad_json", "m", False, False, "c1")))
     assert refused["published"] is False and "offset" not in refused
     where = Published("c1", "t", 0, 7, 2, 0)
-    timed_out = parse_server_text(encode(Error("idle_timeout", "m", True, False, "c1", where)))
+    timed_out = parse_server_text(encode_server(Error("idle_timeout", "m", True, False, "c1", where)))
     assert timed_out["published"] is True and timed_out["offset"] == 7

@@ -11,7 +11,7 @@ import pytest
 from device_agent.capture.channels import SWITCH_WINDOWS, WINDOW_S, ChannelPicker, ChannelPolicy
 from device_agent.capture.conversion import Converter
 from device_agent.capture.format_choice import NoUsableFormat, accept, sample_format_for
-from device_agent.capture.formats import FrameAligner, PcmFormat, decode
+from device_agent.capture.formats import FrameAligner, PcmFormat, decode_samples
 from device_agent.capture.wav import read_blocks, wav_file_pcm
 from devkit.audio_analysis import encode_frames, samples_of, tone_frequency
 
@@ -19,7 +19,7 @@ from devkit.audio_analysis import encode_frames, samples_of, tone_frequency
 @pytest.mark.parametrize("sample_format", ["S16_LE", "S32_LE", "S24_3LE"])
 def test_each_sample_format_decodes_to_the_same_samples(sample_format: str) -> None:
     x = np.array([[0.5, -0.25], [-1.0, 0.125], [0.0, 0.999]])
-    decoded = decode(encode_frames(x, sample_format), PcmFormat(16000, 2, sample_format))
+    decoded = decode_samples(encode_frames(x, sample_format), PcmFormat(16000, 2, sample_format))
     assert decoded.shape == (3, 2)
     assert np.allclose(decoded, x, atol=1 / 32768)
 
