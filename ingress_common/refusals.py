@@ -14,17 +14,22 @@ an error. An `AdmissionRefused` is the plain HTTP answer before the WebSocket up
 from __future__ import annotations
 
 
-class StreamRefused(Exception):
-    """The stream ends without publishing. Sent to the client as an `error` event."""
+class Refusal(Exception):
+    """Nothing was published, and this is why: a `code` and a `message` for the client."""
 
     code = "refused"
-    close_code = 1008
     retryable = False
     transient = False
 
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(f"{self.code}: {message}")
+
+
+class StreamRefused(Refusal):
+    """The stream ends without publishing. Sent to the client as an `error` event."""
+
+    close_code = 1008
 
 
 class BadJson(StreamRefused):
@@ -96,17 +101,13 @@ class InternalError(StreamRefused):
     code, close_code, retryable, transient = "internal_error", 1011, True, True
 
 
-class StreamTimedOut(Exception):
+class StreamTimedOut(Refusal):
     """A time limit ended the stream. Protocol v1 (no segment_id) still publishes what was
     buffered; a stream with a segment_id publishes nothing (all or nothing)."""
 
     code = "timeout"
     close_code = 1008
     transient = True
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(f"{self.code}: {message}")
 
 
 class IdleTimeout(StreamTimedOut):
@@ -117,18 +118,11 @@ class SessionTimeout(StreamTimedOut):
     code = "session_timeout"
 
 
-class AdmissionRefused(Exception):
+class AdmissionRefused(Refusal):
     """The connection is refused before the WebSocket upgrade: an HTTP `status` with a JSON
     body, `published: false`, and `retryable` when the same request may succeed later."""
 
-    code = "refused"
     status = 400
-    retryable = False
-    transient = False
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(f"{self.code}: {message}")
 
 
 class OriginForbidden(AdmissionRefused):
@@ -154,12 +148,9 @@ CLIENT_LEFT = "client_left"
 HEADER_TIMEOUT = "header_timeout"
 """Request headers not complete in time (the TCP connection is shut): a metric label only."""
 
-Refusal = type[StreamRefused] | type[StreamTimedOut] | type[AdmissionRefused]
-
-
-def _all_refusals() -> dict[str, Refusal]:
-    found: dict[str, Refusal] = {}
-    pending: list[Refusal] = [StreamRefused, StreamTimedOut, AdmissionRefused]
+def _all_refusals() -> dict[str, type[Refusal]]:
+    found: dict[str, type[Refusal]] = {}
+    pending: list[type[Refusal]] = [StreamRefused, StreamTimedOut, AdmissionRefused]
     while pending:
         refusal = pending.pop()
         found.setdefault(refusal.code, refusal)
@@ -170,7 +161,7 @@ def _all_refusals() -> dict[str, Refusal]:
 _BY_CODE = _all_refusals()
 
 
-def refusal_for_code(code: str) -> Refusal | None:
+def refusal_for_code(code: str) -> type[Refusal] | None:
     """The refusal a wire `code` names, or None for a code this version does not know."""
     return _BY_CODE.get(code)
 

@@ -9,8 +9,8 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 
-from device_agent.capture.source import Chunk, EndOfSource, SourceError, SourceStalled
-from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
+from device_agent.capture.source import Chunk, EndOfSource, RealTimePacer, SourceError, SourceStalled
+from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 RATE_HZ = SAMPLE_RATE_HZ
 
@@ -23,17 +23,14 @@ class PcmSource:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = name
         self._loop = loop
-        self._played = 0
         self._pcm = pcm
         self._period_bytes = RATE_HZ * period_ms // 1000 * SAMPLE_WIDTH_BYTES
         self._offset = 0
-        self._paced = paced
-        self._clock, self._sleep = clock, sleep
-        self._started: float | None = None
+        self._pacer = RealTimePacer(clock, sleep) if paced else None
 
     def open(self) -> None:
-        self._started = self._clock()
-        self._played = 0
+        if self._pacer is not None:
+            self._pacer.start()
 
     def read(self, timeout_s: float) -> Chunk:
         if self._offset >= len(self._pcm):
@@ -42,14 +39,13 @@ class PcmSource:
             self._offset = 0
         chunk = self._pcm[self._offset:self._offset + self._period_bytes]
         self._offset += len(chunk)
-        self._played += len(chunk)
-        if self._paced and self._started is not None:
-            due = self._started + self._played / BYTES_PER_SECOND
-            self._sleep(max(0.0, due - self._clock()))
+        if self._pacer is not None:
+            self._pacer.played(len(chunk))
         return Chunk(chunk)
 
     def close(self) -> None:
-        self._started = None
+        if self._pacer is not None:
+            self._pacer.stop()
 
 
 def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:

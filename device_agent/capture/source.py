@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from ingress_common.pcm import BYTES_PER_SECOND
 
 
 class SourceError(Exception):
@@ -48,3 +52,27 @@ class AudioSource(Protocol):
         """One period of audio; SourceStalled after `timeout_s` without frames."""
 
     def close(self) -> None: ...
+
+
+class RealTimePacer:
+    """Holds a finite source to real time (`wav-paced:`, the paced fakes): after each chunk,
+    sleeps until that much audio would have been captured since `start`."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._clock, self._sleep = clock, sleep
+        self._started: float | None = None
+        self._played = 0
+
+    def start(self) -> None:
+        self._started, self._played = self._clock(), 0
+
+    def stop(self) -> None:
+        self._started = None
+
+    def played(self, pcm_bytes: int) -> None:
+        """`pcm_bytes` more went out: wait until they are due (at once when not started)."""
+        self._played += pcm_bytes
+        if self._started is not None:
+            due = self._started + self._played / BYTES_PER_SECOND
+            self._sleep(max(0.0, due - self._clock()))

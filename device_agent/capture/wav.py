@@ -14,7 +14,7 @@ from typing import BinaryIO
 from device_agent.capture.channels import ChannelPolicy
 from device_agent.capture.conversion import Converter
 from device_agent.capture.formats import PcmFormat
-from device_agent.capture.source import Chunk, EndOfSource, SourceError
+from device_agent.capture.source import Chunk, EndOfSource, RealTimePacer, SourceError
 from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 RATE_HZ = SAMPLE_RATE_HZ
@@ -101,8 +101,7 @@ class WavFileSource:
         self.name = f"wav:{path}"
         self.path = path
         self._period_bytes = RATE_HZ * period_ms // 1000 * SAMPLE_WIDTH_BYTES
-        self._paced = paced
-        self._clock, self._sleep = clock, sleep
+        self._pacer = RealTimePacer(clock, sleep) if paced else None
         try:  # the header now: a file that is no PCM WAV is refused before anything runs
             fmt, self._blocks = read_blocks(path)
             self.converter = Converter(fmt, channel)
@@ -112,12 +111,10 @@ class WavFileSource:
         self._pending = bytearray()
         self._flushed = False
         self._read_bytes = 0
-        self._played = 0
-        self._started: float | None = None
 
     def open(self) -> None:
-        self._started = self._clock()
-        self._played = 0
+        if self._pacer is not None:
+            self._pacer.start()
 
     def read(self, timeout_s: float) -> Chunk:
         while len(self._pending) < self._period_bytes and not self._flushed:
@@ -126,11 +123,9 @@ class WavFileSource:
             raise EndOfSource(self.name)
         chunk = bytes(self._pending[:self._period_bytes])
         del self._pending[:self._period_bytes]
-        self._played += len(chunk)
         self._read_bytes += len(chunk)
-        if self._paced and self._started is not None:
-            due = self._started + self._played / BYTES_PER_SECOND
-            self._sleep(max(0.0, due - self._clock()))
+        if self._pacer is not None:
+            self._pacer.played(len(chunk))
         return Chunk(chunk)
 
     @property
@@ -139,7 +134,8 @@ class WavFileSource:
         return self._read_bytes / BYTES_PER_SECOND
 
     def close(self) -> None:
-        self._started = None
+        if self._pacer is not None:
+            self._pacer.stop()
 
     def _fill(self) -> None:
         try:
