@@ -98,6 +98,7 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
     framing; confluent framing needs it."""
     metrics = GatewayMetrics()
     kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
+    receipts.ledger.on_lookup = lambda result: metrics.receipt_lookups.labels(result).inc()
     publisher = UtterancePublisher(kafka, serializer_for(settings.event_framing, schema),
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),

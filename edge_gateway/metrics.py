@@ -34,6 +34,11 @@ class GatewayMetrics:
             "Repeats of a published segment_id answered with the first receipt.", registry=r)
         self.receipts = Gauge(
             "edge_gateway_receipts", "Segments the receipt book remembers.", registry=r)
+        self.receipt_lookups = Counter(
+            "edge_gateway_receipt_lookups_total",
+            "Segments looked up in the receipts topic because the book had forgotten part of "
+            "the window, by result (found, claimed, not_found, unknown: refused as retryable).",
+            ["result"], registry=r)
         self.receipt_read_rounds = Gauge(
             "edge_gateway_receipt_read_rounds",
             "Times the receipts follower has woken to read its topic to the end.", registry=r)

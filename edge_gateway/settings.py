@@ -225,8 +225,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a published segment_id is remembered; keep it above the agent's spool "
             "max age (24 h).", float, positive),
     Setting("receipt_max_entries", "GATEWAY_RECEIPT_MAX_ENTRIES",
-            "Segments remembered at most, all devices together (464 bytes each: bench/receipt_memory.py).",
-            int, between(1000, 10_000_000)),
+            "Segments remembered at most, all devices together (464 bytes each: "
+            "bench/receipt_memory.py). Past it, a segment the book does not know is looked "
+            "up in the receipts topic before it is published.",
+            int, between(10, 10_000_000)),
     Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
             "Wall-clock difference allowed between gateways; a claim left by another gateway "
             "is resolved this long after it must have ended.", float, between(0, 600)),

@@ -6,6 +6,10 @@ read a partition up to the same offset holds the same answers. It also knows how
 has read each partition, and lets a caller wait until it has read past an offset: that is
 how a claimant learns whether its claim came first. Bounded by a window (entries older
 than `window_s` are forgotten) and by a total count; the oldest go first.
+
+An entry forgotten for the count while still inside the window leaves the book
+*incomplete*: until that entry would have aged out anyway, a segment the book does not
+know may still have a receipt, and the ledger must ask Kafka (`complete()`, `restore`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class ReceiptBook:
         self._wanted = threading.Event()
         """Set when someone needs the book read to the log's end (the follower's cue)."""
         self.evicted = 0
+        self._incomplete_until_ms = 0
+        """Wall clock until which an entry of the window may be missing (forgotten for the
+        count, not for its age)."""
 
     def apply(self, partition: int, offset: int, record: Record | None) -> None:
         """One record of the log (None: a record this version skips)."""
@@ -87,6 +94,20 @@ class ReceiptBook:
     def lookup(self, key: SegmentKey) -> State | None:
         with self._changed:
             return self._entries.get(key)
+
+    def complete(self) -> bool:
+        """True when a segment of the window missing from the book has no record: nothing
+        of the window was forgotten for the count."""
+        with self._changed:
+            return self._wall_ms() >= self._incomplete_until_ms
+
+    def restore(self, key: SegmentKey, state: State) -> None:
+        """Put back what Kafka says of a segment the book had forgotten (unless the log
+        has since told the book about it)."""
+        with self._changed:
+            if key not in self._entries:
+                self._put(key, state)
+                self._changed.notify_all()
 
     def position(self, partition: int) -> int:
         """The next offset this book will read in `partition` (all before it are applied)."""
@@ -139,10 +160,14 @@ class ReceiptBook:
         self._entries.move_to_end(key)
 
     def _forget_old(self) -> None:
-        cutoff = self._wall_ms() - int(self.limits.window_s * 1000)
+        window_ms = int(self.limits.window_s * 1000)
+        cutoff = self._wall_ms() - window_ms
         while self._entries:
             key, oldest = next(iter(self._entries.items()))
             if oldest.at_ms >= cutoff and len(self._entries) <= self.limits.max_entries:
                 return
             del self._entries[key]
             self.evicted += 1
+            if oldest.at_ms >= cutoff:  # forgotten for the count: the window has a hole
+                self._incomplete_until_ms = max(self._incomplete_until_ms,
+                                                oldest.at_ms + window_ms)

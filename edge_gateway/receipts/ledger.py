@@ -60,6 +60,8 @@ class SegmentAudio(Protocol):
 
 FindRecord = Callable[[SegmentKey, int], Location | None]
 """(key, claimed_at_ms) → the segment's record in the audio topic, or None."""
+FindHistory = Callable[[SegmentKey], Pending | Landed | None]
+"""key → what the receipts topic says of it over the window; raises ScanIncomplete."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,15 @@ class Decision:
 class SegmentLedger:
     def __init__(self, kafka: RecordProducer, receipts_topic: str, book: ReceiptBook,
                  find_record: FindRecord, owner: str, times: LedgerTimes,
-                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 find_history: FindHistory | None = None) -> None:
         self._kafka = kafka
         self._topic = receipts_topic
         self._book = book
         self._find_record = find_record
+        self._find_history = find_history
+        self.on_lookup: Callable[[str], None] = lambda _result: None
+        """Told each lookup in Kafka: "found", "claimed", "not_found" or "unknown"."""
         self.owner = owner
         self.incarnation = uuid.uuid4().hex[:12]
         self._times = times
@@ -135,7 +141,7 @@ class SegmentLedger:
     def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Decision:
         """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
         for _ in range(2):  # a second round after resolving a dead claim
-            landed = self.known(key)
+            landed = self.known(key) or self._looked_up(key)
             if landed is not None:
                 return Decision(landed, duplicate=True)
             claim, offset, state = self._claim(key, audio)
@@ -155,6 +161,32 @@ class SegmentLedger:
             if found is not None:
                 return Decision(found, duplicate=True)
         raise SegmentInProgress(f"segment {key.segment_id} is contended; retry later")
+
+    def _looked_up(self, key: SegmentKey) -> Location | None:
+        """When the book has forgotten entries of the window, it cannot tell that `key` is
+        new: ask the receipts topic, and put its answer back in the book. A receipt found
+        is returned; a pending claim goes through the claim rules as usual. When Kafka does
+        not answer in time the stream is refused as retryable: never guessed new."""
+        if self._find_history is None or self._book.lookup(key) is not None \
+                or self._book.complete():
+            return None
+        log = {"segment_id": key.segment_id, "device_id": key.device_id}
+        try:
+            state = self._find_history(key)
+        except ScanIncomplete:
+            self.on_lookup("unknown")
+            _LOGGER.warning("receipt lookup unfinished; stream refused", extra=log)
+            raise SegmentInProgress("the gateway could not check this segment's history in "
+                                    "time; nothing was published, retry") from None
+        result = "not_found" if state is None else "found" if isinstance(state, Landed) \
+            else "claimed"
+        self.on_lookup(result)
+        _LOGGER.info("receipt looked up in Kafka (the book had forgotten part of the window)",
+                     extra={**log, "result": result})
+        if state is None:
+            return None
+        self._book.restore(key, state)
+        return state.location if isinstance(state, Landed) else None
 
     def _claim(self, key: SegmentKey,
                audio: SegmentAudio) -> tuple[Claim, int, Pending | Landed | None]:

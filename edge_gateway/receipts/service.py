@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from edge_gateway.landing import Location
-from edge_gateway.publisher import KafkaPublisher, ensure_topic
-from edge_gateway.receipts.book import BookLimits, ReceiptBook
+from edge_gateway.publisher import KafkaPublisher, ensure_topic, partition_for
+from edge_gateway.receipts.book import BookLimits, ReceiptBook, State
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
 from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLedger
 from edge_gateway.receipts.records import SegmentKey
-from edge_gateway.receipts.scan import find_record
+from edge_gateway.receipts.scan import ScanIncomplete, find_history, find_record
 from edge_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class ReceiptService:
         times = LedgerTimes(publish_timeout_s=settings.publish_timeout_s,
                             skew_s=settings.claim_skew_s)
         self.ledger = SegmentLedger(ledger_producer or kafka, settings.receipts_topic, self.book,
-                                    self._find, settings.resolved_gateway_id, times)
+                                    self._find, settings.resolved_gateway_id, times,
+                                    find_history=self._history)
         self._kafka = kafka
 
     def start(self) -> None:
@@ -59,6 +61,15 @@ class ReceiptService:
     def close(self) -> None:
         self.follower.stop()
         self.ledger.close()
+
+    def _history(self, key: SegmentKey) -> State | None:
+        """What the receipts topic says of `key` since the window's start."""
+        since_ms = time.time_ns() // 1_000_000 - int(self.settings.receipt_window_s * 1000)
+        partition = partition_for(key.device_id, self._kafka.partitions(self.settings.receipts_topic))
+        if partition is None:
+            raise ScanIncomplete("the receipts topic is not known yet")
+        return find_history(self._scan_config, self.settings.receipts_topic, partition, key,
+                            since_ms, SCAN_TIMEOUT_S)
 
     def _find(self, key: SegmentKey, claimed_at_ms: int) -> Location | None:
         return find_record(self._scan_config, self._kafka.topic,
