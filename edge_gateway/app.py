@@ -188,6 +188,7 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
     def metrics() -> Response:
         state.metrics.receipts.set(len(state.receipts.book))
         state.metrics.receipt_read_rounds.set(state.receipts.follower.rounds)
+        state.metrics.devices_served.set(len(state.receipts.follower.devices))
         return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
     @app.get("/")

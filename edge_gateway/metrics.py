@@ -39,6 +39,9 @@ class GatewayMetrics:
             "Segments looked up in the receipts topic because the book had forgotten part of "
             "the window, by result (found, claimed, not_found, unknown: refused as retryable).",
             ["result"], registry=r)
+        self.devices_served = Gauge(
+            "edge_gateway_devices_served",
+            "Devices whose receipts this gateway keeps (learned when first seen).", registry=r)
         self.receipt_read_rounds = Gauge(
             "edge_gateway_receipt_read_rounds",
             "Times the receipts follower has woken to read its topic to the end.", registry=r)

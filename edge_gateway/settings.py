@@ -80,9 +80,11 @@ class GatewaySettings:
     tls_keyfile: str = ""
     gateway_id: str = ""
     receipts_topic: str = DEFAULT_RECEIPTS_TOPIC
-    receipts_partitions: int = 3
+    receipts_partitions: int = 64
     receipt_window_s: float = 25 * 3600.0
     receipt_max_entries: int = 100_000
+    max_devices: int = 100
+    device_idle_s: float = 3600.0
     claim_skew_s: float = 10.0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 
@@ -220,7 +222,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Topic of segment claims and receipts (created if missing; retention = window).",
             str),
     Setting("receipts_partitions", "GATEWAY_RECEIPTS_PARTITIONS",
-            "Partitions of a created receipts topic.", int, at_least(1)),
+            "Partitions of a created receipts topic (keyed by device: a gateway reads only "
+            "the partitions of the devices it serves, each 1/N of the fleet).", int, at_least(1)),
     Setting("receipt_window_s", "GATEWAY_RECEIPT_WINDOW_S",
             "Seconds a published segment_id is remembered; keep it above the agent's spool "
             "max age (24 h).", float, positive),
@@ -229,6 +232,13 @@ SETTINGS: tuple[Setting, ...] = (
             "bench/receipt_memory.py). Past it, a segment the book does not know is looked "
             "up in the receipts topic before it is published.",
             int, between(10, 10_000_000)),
+    Setting("max_devices", "GATEWAY_MAX_DEVICES",
+            "Devices whose receipts this gateway keeps at once; past it the least recently "
+            "seen is dropped (and read again from Kafka if it comes back).", int,
+            between(1, 100_000)),
+    Setting("device_idle_s", "GATEWAY_DEVICE_IDLE_S",
+            "A device not seen for this long is dropped from the gateway's receipts (read "
+            "again from Kafka if it comes back).", float, positive),
     Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
             "Wall-clock difference allowed between gateways; a claim left by another gateway "
             "is resolved this long after it must have ended.", float, between(0, 600)),

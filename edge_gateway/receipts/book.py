@@ -95,6 +95,26 @@ class ReceiptBook:
         with self._changed:
             return self._entries.get(key)
 
+    def forget_device(self, device_id: str) -> int:
+        """Drop a device this gateway no longer serves; how many entries went."""
+        with self._changed:
+            keys = [key for key in self._entries if key.device_id == device_id]
+            for key in keys:
+                del self._entries[key]
+            return len(keys)
+
+    def forget_position(self, partition: int) -> None:
+        """The partition is no longer followed: nothing is known of where it was read."""
+        with self._changed:
+            self._positions.pop(partition, None)
+            self._changed.notify_all()
+
+    def forget_positions(self) -> None:
+        """No partition is followed any more (the follower starts over)."""
+        with self._changed:
+            self._positions.clear()
+            self._changed.notify_all()
+
     def complete(self) -> bool:
         """True when a segment of the window missing from the book has no record: nothing
         of the window was forgotten for the count."""

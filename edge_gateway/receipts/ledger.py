@@ -114,12 +114,20 @@ class SegmentLedger:
     def __init__(self, kafka: RecordProducer, receipts_topic: str, book: ReceiptBook,
                  find_record: FindRecord, owner: str, times: LedgerTimes,
                  wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-                 find_history: FindHistory | None = None) -> None:
+                 find_history: FindHistory | None = None,
+                 learn: Callable[[str], bool] = lambda _device_id: True,
+                 partitions: Callable[[], int] | None = None) -> None:
         self._kafka = kafka
         self._topic = receipts_topic
         self._book = book
         self._find_record = find_record
         self._find_history = find_history
+        self._learn = learn
+        self._partitions = partitions or (lambda: self._kafka.partitions(self._topic))
+        """The receipts topic's partition count, as the follower reads it: claims go where
+        the follower looks."""
+        """Makes sure a device's receipts are in the book (the first time: read from Kafka);
+        False when that did not finish in time."""
         self.on_lookup: Callable[[str], None] = lambda _result: None
         """Told each lookup in Kafka: "found", "claimed", "not_found" or "unknown"."""
         self.owner = owner
@@ -134,12 +142,19 @@ class SegmentLedger:
         wait on Kafka."""
 
     def known(self, key: SegmentKey) -> Location | None:
-        """The receipt the book already has for `key`, if any (no Kafka round trip)."""
+        """The receipt the book has for `key`, if any (its device's receipts are read the
+        first time it is seen here)."""
+        if not self._learn(key.device_id):
+            return None
         state = self._book.lookup(key)
         return state.location if isinstance(state, Landed) else None
 
     def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Decision:
         """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
+        if not self._learn(key.device_id):
+            self.on_lookup("unknown")
+            raise SegmentInProgress("the gateway is still reading this device's receipts; "
+                                    "nothing was published, retry")
         for _ in range(2):  # a second round after resolving a dead claim
             landed = self.known(key) or self._looked_up(key)
             if landed is not None:
@@ -312,7 +327,7 @@ class SegmentLedger:
 
     def _partition(self, key: SegmentKey) -> int:
         """The device's receipts partition: its claims are read back in one order."""
-        partition = partition_for(key.device_id, self._kafka.partitions(self._topic))
+        partition = partition_for(key.device_id, self._partitions())
         if partition is None:
             raise SegmentInProgress("the receipts topic is not known yet; retry")
         return partition

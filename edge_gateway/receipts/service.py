@@ -8,6 +8,7 @@ import time
 from edge_gateway.landing import Location
 from edge_gateway.publisher import KafkaPublisher, ensure_topic, partition_for
 from edge_gateway.receipts.book import BookLimits, ReceiptBook, State
+from edge_gateway.receipts.devices import DeviceLimits, ServedDevices
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
 from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLedger
 from edge_gateway.receipts.records import SegmentKey
@@ -16,6 +17,8 @@ from edge_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
 SCAN_TIMEOUT_S = 10.0
+LEARN_TIMEOUT_S = 5.0
+"""How long a stream waits for its device's receipts to be read the first time."""
 
 
 class ReceiptService:
@@ -26,14 +29,17 @@ class ReceiptService:
         self.settings = settings
         self.book = ReceiptBook(BookLimits(settings.receipt_window_s, settings.receipt_max_entries))
         config = consumer_config(settings.kafka_bootstrap_servers, settings.kafka_config)
-        self.follower = ReceiptFollower(config, settings.receipts_topic, self.book,
-                                        prepare=self.ensure_topic)
+        self.follower = ReceiptFollower(
+            config, settings.receipts_topic, self.book,
+            ServedDevices(DeviceLimits(settings.max_devices, settings.device_idle_s)),
+            settings.receipt_window_s, prepare=self.ensure_topic)
         self._scan_config = config
         times = LedgerTimes(publish_timeout_s=settings.publish_timeout_s,
                             skew_s=settings.claim_skew_s)
         self.ledger = SegmentLedger(ledger_producer or kafka, settings.receipts_topic, self.book,
                                     self._find, settings.resolved_gateway_id, times,
-                                    find_history=self._history)
+                                    find_history=self._history, learn=self._learn,
+                                    partitions=lambda: self.follower.partitions)
         self._kafka = kafka
 
     def start(self) -> None:
@@ -55,17 +61,20 @@ class ReceiptService:
     def not_ready(self) -> str | None:
         """Why segment streams cannot be served yet, or None."""
         if not self.follower.caught_up.is_set():
-            return f"receipts topic {self.settings.receipts_topic} not read to its end yet"
+            return f"receipts topic {self.settings.receipts_topic} not reachable yet"
         return None
 
     def close(self) -> None:
         self.follower.stop()
         self.ledger.close()
 
+    def _learn(self, device_id: str) -> bool:
+        return self.follower.learn(device_id, LEARN_TIMEOUT_S)
+
     def _history(self, key: SegmentKey) -> State | None:
         """What the receipts topic says of `key` since the window's start."""
         since_ms = time.time_ns() // 1_000_000 - int(self.settings.receipt_window_s * 1000)
-        partition = partition_for(key.device_id, self._kafka.partitions(self.settings.receipts_topic))
+        partition = partition_for(key.device_id, self.follower.partitions)
         if partition is None:
             raise ScanIncomplete("the receipts topic is not known yet")
         return find_history(self._scan_config, self.settings.receipts_topic, partition, key,

@@ -1,8 +1,10 @@
-"""A repeat inside the window gets its first receipt whatever the book forgot (issue 24).
+"""A repeat inside the window gets its first receipt whatever the book forgot, and a
+gateway keeps the receipts of the devices it serves only (issue 24).
 
 Real gateways with a receipt book of 20 entries, then 60 segments of other devices, then
-the first segment again: at the same gateway, after its restart, and at a second gateway.
-Counted in Kafka: one record for that segment."""
+the first segment again: at the same gateway (its book forgot: a lookup in Kafka), after
+its restart and at a second gateway (they learn the one device they see). Counted in
+Kafka: one record for that segment."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.segments import new_segment_id, records_of, send_segment
 from devkit.signals import tone
+from devkit.waiting import wait_for
 from tests.conftest import TOPIC
 
 BOOK = {"GATEWAY_RECEIPT_MAX_ENTRIES": "20"}
@@ -57,7 +60,7 @@ def test_a_repeat_after_the_book_forgot_gets_its_first_receipt(
         new_one = new_segment_id(device)
         fresh = send_segment(second.ws_url, device, new_one, PCM).final
         assert fresh["duplicate"] is False, "a new segment is still published"
-        assert lookups(second, "not_found") >= 1
+        assert metric(second, "edge_gateway_devices_served") == 1, "it keeps only its own"
 
         assert len(records_of(reader, gateway.ws_url, device, segment)) == 1
         assert len(records_of(reader, gateway.ws_url, device, new_one)) == 1
@@ -65,3 +68,35 @@ def test_a_repeat_after_the_book_forgot_gets_its_first_receipt(
         gateway.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_device_is_learned_when_first_seen_even_on_a_partition_already_followed(
+        broker: Broker, reader: KafkaReader, tmp_path: Path) -> None:
+    """One receipts partition for all devices: gateway B follows it for device C first, then
+    A's repeat makes it go back for A's history, and the bound of one device makes it drop
+    and learn devices again. Each repeat gets A's first receipt."""
+    receipts = {"GATEWAY_RECEIPTS_TOPIC": f"receipts-{new_segment_id('t').split(':')[2]}",
+                "GATEWAY_RECEIPTS_PARTITIONS": "1"}
+    a = GatewayProcess(tmp_path, broker.bootstrap, TOPIC, settings=receipts).start()
+    b = GatewayProcess(tmp_path, broker.bootstrap, TOPIC,
+                       settings={**receipts, "GATEWAY_MAX_DEVICES": "1"}).start()
+    try:
+        device, other = "learn-a", "learn-c"
+        segment = new_segment_id(device)
+        first = send_segment(a.ws_url, device, segment, PCM).final
+        assert first["duplicate"] is False
+        for _ in range(3):
+            assert send_segment(b.ws_url, other, new_segment_id(other),
+                                PCM[:3200]).final["event"] == "published"
+        for _ in range(2):  # learned by going back; then dropped for `other`, learned anew
+            again = send_segment(b.ws_url, device, segment, PCM).final
+            assert again["duplicate"] is True and again["offset"] == first["offset"], again
+            assert send_segment(b.ws_url, other, new_segment_id(other),
+                                PCM[:3200]).final["event"] == "published"
+        wait_for(lambda: metric(b, "edge_gateway_devices_served") == 1, 10, "the bound kept")
+        log = b.process.log_text() if b.process else ""
+        assert log.count("device receipts read") >= 3 and "device dropped" in log
+        assert len(records_of(reader, a.ws_url, device, segment)) == 1
+    finally:
+        a.stop()
+        b.stop()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from confluent_kafka import Producer
 
 from devkit.broker import Broker
+from edge_gateway.publisher import partition_for
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import REFRESH_S, ReceiptFollower, consumer_config
 from edge_gateway.receipts.records import Claim, SegmentKey, encode_record
@@ -55,6 +56,9 @@ def test_an_idle_follower_stops_fetching_and_reads_again_when_wanted(broker: Bro
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
     try:
         assert follower.caught_up.wait(15)
+        device = "dev-a"
+        partition = partition_for(device, 2)
+        assert follower.learn(device, 15), "its (empty) history read"
         before = counter.count_after(book.want)
         time.sleep(IDLE_S)  # idleness is the thing measured: nothing to await
         idle_fetches = counter.count_after(book.want) - before
@@ -62,15 +66,15 @@ def test_an_idle_follower_stops_fetching_and_reads_again_when_wanted(broker: Bro
         # IDLE_S; a consumer that kept fetching sends hundreds
         assert idle_fetches <= 12, idle_fetches
 
-        key = SegmentKey("dev-a", "dev-a:run:1")
+        key = SegmentKey(device, "dev-a:run:1")
         delivered = threading.Event()
         claim = Claim(key, "other-gateway", "inc", time.time_ns() // 1_000_000)
-        producer.produce(topic, encode_record(claim), partition=1,
+        producer.produce(topic, encode_record(claim), key=device, partition=partition,
                          on_delivery=lambda _err, _msg: delivered.set())
         producer.flush(5)
         assert delivered.is_set()
         began = time.monotonic()
-        assert book.wait_past(1, 0, 5.0), "a wanted read gets the new record"
+        assert book.wait_past(partition, 0, 5.0), "a wanted read gets the new record"
         # after a rest: a resume alone waited for the fetcher's next tick (~0.7 s measured)
         assert time.monotonic() - began < 0.25, "read when wanted, at once"
         assert book.lookup(key) is not None
