@@ -61,6 +61,7 @@ def write_fleet(producer: Producer, devices: int, minutes: int, end_ms: int) -> 
 def _write_one(producer: Producer, device: str, segment: str, at_ms: int, offset: int) -> int:
     key = SegmentKey(device, segment)
     partition = partition_for(device, PARTITIONS)
+    assert partition is not None
     receipt = Receipt(key, Location(DEFAULT_TOPIC, 0, offset, str(uuid.uuid4()), 16000, 500),
                       at_ms + 300)
     for record, ts in ((Claim(key, "fleet-gateway", "inc", at_ms), at_ms), (receipt, at_ms + 300)):
