@@ -73,6 +73,13 @@ class LedgerTimes:
     """Allowed wall-clock difference between gateways."""
     read_back_s: float = 5.0
     """How long to wait to read one's own claim back."""
+    learn_s: float = 5.0
+    """How long a segment waits for its device's receipts to be read the first time."""
+
+    @property
+    def learn_wait_s(self) -> float:
+        """No longer than Kafka's own answer may take: a dead broker is reported as soon."""
+        return min(self.learn_s, self.publish_timeout_s)
 
     @property
     def orphan_after_s(self) -> float:
@@ -115,7 +122,7 @@ class SegmentLedger:
                  find_record: FindRecord, owner: str, times: LedgerTimes,
                  wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
                  find_history: FindHistory | None = None,
-                 learn: Callable[[str], bool] = lambda _device_id: True,
+                 learn: Callable[[str, float], bool] = lambda _device_id, _timeout_s: True,
                  partitions: Callable[[], int] | None = None) -> None:
         self._kafka = kafka
         self._topic = receipts_topic
@@ -126,8 +133,8 @@ class SegmentLedger:
         self._partitions = partitions or (lambda: self._kafka.partitions(self._topic))
         """The receipts topic's partition count, as the follower reads it: claims go where
         the follower looks."""
-        """Makes sure a device's receipts are in the book (the first time: read from Kafka);
-        False when that did not finish in time."""
+        """(device, seconds) → its receipts are in the book (the first time they are read
+        from Kafka, which a call starts); False when that did not finish in time."""
         self.on_lookup: Callable[[str], None] = lambda _result: None
         """Told each lookup in Kafka: "found", "claimed", "not_found" or "unknown"."""
         self.owner = owner
@@ -142,16 +149,16 @@ class SegmentLedger:
         wait on Kafka."""
 
     def known(self, key: SegmentKey) -> Location | None:
-        """The receipt the book has for `key`, if any (its device's receipts are read the
-        first time it is seen here)."""
-        if not self._learn(key.device_id):
+        """The receipt the book has for `key`, if any. Does not wait: a device seen here
+        for the first time has its receipts read meanwhile (for `publish_once`)."""
+        if not self._learn(key.device_id, 0.0):
             return None
         state = self._book.lookup(key)
         return state.location if isinstance(state, Landed) else None
 
     def publish_once(self, key: SegmentKey, audio: SegmentAudio) -> Decision:
         """Publish `key`'s audio unless it was; raise a retryable refusal when unsure."""
-        if not self._learn(key.device_id):
+        if not self._learn(key.device_id, self._times.learn_wait_s):
             self.on_lookup("unknown")
             raise SegmentInProgress("the gateway is still reading this device's receipts; "
                                     "nothing was published, retry")

@@ -17,8 +17,6 @@ from edge_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
 SCAN_TIMEOUT_S = 10.0
-LEARN_TIMEOUT_S = 5.0
-"""How long a stream waits for its device's receipts to be read the first time."""
 
 
 class ReceiptService:
@@ -38,7 +36,7 @@ class ReceiptService:
                             skew_s=settings.claim_skew_s)
         self.ledger = SegmentLedger(ledger_producer or kafka, settings.receipts_topic, self.book,
                                     self._find, settings.resolved_gateway_id, times,
-                                    find_history=self._history, learn=self._learn,
+                                    find_history=self._history, learn=self.follower.learn,
                                     partitions=lambda: self.follower.partitions)
         self._kafka = kafka
 
@@ -67,9 +65,6 @@ class ReceiptService:
     def close(self) -> None:
         self.follower.stop()
         self.ledger.close()
-
-    def _learn(self, device_id: str) -> bool:
-        return self.follower.learn(device_id, LEARN_TIMEOUT_S)
 
     def _history(self, key: SegmentKey) -> State | None:
         """What the receipts topic says of `key` since the window's start."""

@@ -27,6 +27,9 @@ def stall_rig(tmp_path: Path) -> Iterator[tuple[Broker, GatewayProcess]]:
         "GATEWAY_PUBLISH_TIMEOUT_S": str(PUBLISH_TIMEOUT_S)})
     try:
         gateway.start()
+        # the device's receipts read while Kafka answers: a stall then hits the publish itself
+        warm = stream_utterance(gateway.ws_url, [tone_pcm(0.1)], start={"segment_id": "seg-warm"})
+        assert warm.final["event"] == "published", warm.messages
         yield broker, gateway
     finally:
         broker.thaw()
@@ -111,3 +114,21 @@ def test_gateway_recovers_after_a_long_freeze_that_fences_its_producer(
     print(f"\nafter the thaw: {[f.get('code', f['event']) for f in finals]}")
     replaced = re.search(r"^edge_gateway_kafka_producer_replacements_total (\S+)$", metrics, re.M)
     assert replaced is not None and float(replaced.group(1)) >= 1
+
+
+def test_a_device_first_seen_while_kafka_is_frozen_is_told_to_retry_in_time(
+        stall_rig: tuple[Broker, GatewayProcess]) -> None:
+    """Its receipts cannot be read (issue 24): a retryable refusal within the publish
+    timeout, never a guess that its segment is new."""
+    broker, gateway = stall_rig
+    broker.freeze()
+    try:
+        result = stream_utterance(gateway.ws_url, [tone_pcm(0.2)],
+                                  start={"device_id": "stall-new-device", "segment_id": "s1"})
+    finally:
+        broker.thaw()
+    final = result.final
+    assert (final["event"], final["code"], final["published"], final["retryable"]) == (
+        "error", "segment_in_progress", False, True), final
+    assert result.done_sent_at is not None and result.final_at is not None
+    assert result.final_at - result.done_sent_at <= PUBLISH_TIMEOUT_S + 1.5
