@@ -1,6 +1,6 @@
-"""The agent: capture thread → pipeline thread → spool → delivery thread, and its status.
+"""The agent: capture thread → segmenting thread → spool → sender thread, and its status.
 
-Shutdown order: stop capture, let the pipeline finish the open segment, give delivery
+Shutdown order: stop capture, let segmenting finish the open segment, give the sender
 `drain_timeout_s` to empty the spool, then stop it. A directory spool keeps what is left.
 """
 

@@ -1,4 +1,4 @@
-"""The pipeline thread: captured chunks → segmenter → spool. Never touches the network."""
+"""The segmenting thread: captured chunks → segmenter → spool. Never touches the network."""
 
 from __future__ import annotations
 

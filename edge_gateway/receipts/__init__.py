@@ -1,7 +1,9 @@
-"""Exactly once per segment: claims and receipts in a Kafka topic every gateway follows.
+"""Exactly once per segment: claims and receipts in a Kafka topic, keyed by device.
 
 `records` is the log's record types, `book` the bounded in-memory state they build,
-`follower` the consumer thread that keeps the book current, `scan` the recovery look-up
-in the audio topic, and `ledger` the claim protocol that ties them together.
+`devices` the devices this gateway serves (the only ones it keeps), `follower` the
+consumer thread that learns and follows their partitions, `scan` the look-ups in Kafka (a
+record in the audio topic, a segment's history in the receipts topic), and `ledger` the
+claim protocol that ties them together.
 docs/protocol.md ("Exactly once") is the prose version.
 """
