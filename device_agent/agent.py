@@ -1,4 +1,5 @@
-"""The agent: capture thread → segmenting thread → spool → sender thread, and its status.
+"""The agent: capture thread → segmenting thread → spool → sender thread, its status, and
+its health reports (with the operator's settings coming back in their replies).
 
 Shutdown order: stop capture, let segmenting finish the open segment, give the sender
 `drain_timeout_s` to empty the spool, then stop it. A directory spool keeps what is left.
@@ -10,15 +11,22 @@ import itertools
 import logging
 import queue
 import secrets
+import shutil
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from device_agent.backoff import Backoff
+from device_agent.capture.channels import ChannelPolicy
 from device_agent.capture.source import AudioSource
 from device_agent.capture.thread import CaptureThread, Item
+from device_agent.health.remote import RemoteSettings
+from device_agent.health.reporter import HealthReporter
+from device_agent.health.watch import Watched
 from device_agent.segmenting.segmenter import Segmenter
 from device_agent.segmenting.thread import SegmentingThread
 from device_agent.settings import AgentSettings
@@ -28,6 +36,15 @@ from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink.connection import SegmentConnection
 from device_agent.uplink.sender import SenderThread
 from ingress_common.client import ClientOptions
+from ingress_common.health import (
+    MAX_RECENT_UTTERANCES,
+    SILENT_DBFS,
+    DesiredSettings,
+    HealthReport,
+    RecentUtterance,
+)
+from ingress_common.health_client import health_url, post_health
+from ingress_common.protocol import Error, Published
 from ingress_common.sd_notify import Notifier
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,13 +86,33 @@ def _base36(n: int) -> str:
     return out or "0"
 
 
+def agent_version() -> str:
+    try:
+        return metadata.version("edge-audio-ingress")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class Agent:
-    def __init__(self, settings: AgentSettings, open_source: Callable[[], AudioSource],
-                 finite_source: bool = False,
-                 notifier: Notifier | None = None) -> None:
-        self.settings = settings
+    def __init__(self, settings: AgentSettings,
+                 open_source: Callable[[], AudioSource] | None = None,
+                 finite_source: bool = False, notifier: Notifier | None = None,
+                 source_for_channel: Callable[[ChannelPolicy], Callable[[], AudioSource]]
+                 | None = None) -> None:
+        """`source_for_channel` builds the source for a channel policy, so that a remote
+        channel change reopens the device; without it the agent captures `open_source`."""
+        self.remote = RemoteSettings(settings, Path(settings.remote_settings_file)
+                                     if settings.remote_settings_file else None)
+        self.remote.load()
+        settings = self.settings = self.remote.settings
+        self._source_for_channel = source_for_channel
+        if source_for_channel is not None:
+            open_source = source_for_channel(settings.channel_policy)
+        assert open_source is not None, "an audio source is needed"
         self.systemd = notifier or Notifier()
         self.stats = AgentStats()
+        self._started_monotonic = time.monotonic()
+        self._recent: deque[RecentUtterance] = deque(maxlen=MAX_RECENT_UTTERANCES)
         self.spool: MemorySpool = (
             DirectorySpool(Path(settings.spool_dir), settings.spool_limits)
             if settings.spool_dir else MemorySpool(settings.spool_limits))
@@ -93,11 +130,79 @@ class Agent:
         self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
                                  Backoff(settings.retry_base_s, settings.retry_cap_s),
                                  settings.max_rejections)
+        self.sender.on_delivered = self._delivered
+        options = client_options(settings)
+        url = health_url(settings.gateway_url)
+        self.health = (HealthReporter(self, lambda report: post_health(url, report, options),
+                                      settings.health_interval_s, self._delivery_stop)
+                       if settings.health_interval_s > 0 else None)
 
     def start(self) -> None:
         self.sender.start()
         self.segmenting.start()
         self.capture.start()
+        if self.health is not None:
+            self.health.start()
+
+    # -- health ---------------------------------------------------------
+    def _delivered(self, reply: Published | Error | None) -> None:
+        self.stats.set(last_delivery_monotonic=time.monotonic())
+        if isinstance(reply, Published) and reply.segment_id:
+            self._recent.append(RecentUtterance(reply.segment_id, reply.topic, reply.partition,
+                                                reply.offset, reply.duration_ms,
+                                                time.time_ns() // 1_000_000))
+
+    def watched(self) -> Watched:
+        limits = self.spool.limits
+        half = (self.spool.depth * 2 >= limits.max_segments
+                or self.spool.total_bytes * 2 >= limits.max_bytes)
+        return Watched(self.stats.mic_open, self.spool.counters.quarantined, half,
+                       self.remote.version, self.remote.error)
+
+    def health_report(self, reason: str) -> HealthReport:
+        now = time.monotonic()
+        stats = self.stats.snapshot()
+        levels = self.segmenting.levels.take()
+
+        def since(moment: object) -> float | None:
+            return round(now - float(moment), 3) if moment else None  # type: ignore[arg-type]
+        disk_free = (shutil.disk_usage(self.settings.spool_dir).free
+                     if self.settings.spool_dir else None)
+        dropped = (self.spool.counters.dropped_full + self.spool.counters.dropped_age
+                   + self.spool.counters.refused_full)
+        return HealthReport(
+            device_id=self.settings.resolved_device_id, sent_at_ms=time.time_ns() // 1_000_000,
+            reason=reason, agent_version=agent_version(),
+            uptime_s=round(now - self._started_monotonic, 3),
+            mic_open=bool(stats["mic_open"]), capture_format=str(stats["capture_format"]),
+            level_rms_dbfs=round(levels.rms_dbfs, 2), level_peak_dbfs=round(levels.peak_dbfs, 2),
+            clipped_ratio=levels.clipped_ratio,
+            noise_floor_dbfs=round(max(SILENT_DBFS, self.segmenting.noise_floor_dbfs), 2),
+            since_speech_s=since(stats["last_speech_monotonic"]),
+            since_delivery_s=since(stats["last_delivery_monotonic"]),
+            segments_sent=int(stats["segments_sent"]),  # type: ignore[call-overload]
+            segments_acked=int(stats["segments_acked"]),  # type: ignore[call-overload]
+            segments_dropped=dropped,
+            segments_quarantined=self.spool.counters.quarantined,
+            reconnects=int(stats["reconnects"]),  # type: ignore[call-overload]
+            thread_errors=int(stats["thread_errors"]),  # type: ignore[call-overload]
+            spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
+            spool_oldest_age_s=round(self.spool.oldest_age_s, 3), disk_free_bytes=disk_free,
+            settings_version=self.remote.version, settings_error=self.remote.error,
+            recent=tuple(self._recent))
+
+    def take_settings(self, desired: DesiredSettings) -> None:
+        """Apply the operator's settings live, if they are new and pass the checks."""
+        settings = self.remote.offer(desired)
+        if settings is None:
+            return
+        self.segmenting.reconfigure(settings.segmenter)
+        if settings.channel != self.settings.channel and self._source_for_channel is not None:
+            self.capture.replace_source(self._source_for_channel(settings.channel_policy))
+        self.settings = settings
+
+    def count_thread_error(self) -> None:
+        self.stats.add(thread_errors=1)
 
     def drained(self) -> bool:
         """A finite source has ended and every segment was delivered or given up."""
@@ -153,6 +258,8 @@ class Agent:
             time.sleep(0.05)
         self._delivery_stop.set()
         self.sender.join(self.settings.verdict_timeout_s + JOIN_TIMEOUT_S)
+        if self.health is not None:
+            self.health.join(JOIN_TIMEOUT_S)
         snapshot = self.report_status()
         if snapshot["spool_depth"] and not self.settings.spool_dir:
             _LOGGER.error("stopping with %s undelivered segments in the memory spool; "

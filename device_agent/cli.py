@@ -123,8 +123,9 @@ def _run(settings: Any, until_drained: bool) -> int:
     from device_agent.agent import Agent
     from device_agent.capture.open import source_factory
 
-    factory, finite = source_factory(settings.source, settings.period_ms, settings.channel_policy)
-    agent = Agent(settings, factory, finite_source=finite)
+    _, finite = source_factory(settings.source, settings.period_ms, settings.channel_policy)
+    agent = Agent(settings, finite_source=finite, source_for_channel=lambda policy:
+                  source_factory(settings.source, settings.period_ms, policy)[0])
     agent.run(_stop_on_signals(), until_drained=until_drained)
     if until_drained and agent.spool.counters.quarantined:
         return 1  # drained, but not everything was delivered

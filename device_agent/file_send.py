@@ -90,8 +90,10 @@ def send_file(settings: AgentSettings, path: Path, vad: bool, stop: threading.Ev
 def _send_settings(settings: AgentSettings, path: Path, vad: bool,
                    max_segment_bytes: int) -> AgentSettings:
     """The agent's settings for one file: its own memory spool of a few segments that makes
-    the reader wait when full, fixed cuts unless `vad`, no status reports."""
+    the reader wait when full, fixed cuts unless `vad`, no status or health reports, and
+    the local settings only (a file is not a device the operator steers)."""
     return replace(settings, source=f"wav:{path}", status_interval_s=3600.0, status_file="",
+                   health_interval_s=0.0, remote_settings_file="",
                    mode="vad" if vad else "fixed", spool_dir="", spool_policy="wait",
                    spool_max_bytes=SPOOL_SEGMENTS * max_segment_bytes,
                    spool_max_segments=SPOOL_SEGMENTS)

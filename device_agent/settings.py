@@ -60,6 +60,8 @@ class AgentSettings:
     ca_file: str = ""
     status_file: str = ""
     status_interval_s: float = 30.0
+    health_interval_s: float = 30.0
+    remote_settings_file: str = ""
     drain_timeout_s: float = 5.0
     log_level: str = "INFO"
 
@@ -155,10 +157,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("status_file", "AGENT_STATUS_FILE", "Counters as JSON, rewritten periodically.", str),
     Setting("status_interval_s", "AGENT_STATUS_INTERVAL_S", "How often counters are logged.",
             float, positive),
+    Setting("health_interval_s", "AGENT_HEALTH_INTERVAL_S",
+            "How often the agent reports its health to the gateway (also at once on a change "
+            "of state); 0 turns reports off.", float, between(0, 3600)),
+    Setting("remote_settings_file", "AGENT_REMOTE_SETTINGS_FILE",
+            "Where settings changed by the operator (edge-console) are kept, so a restart "
+            "keeps them; empty keeps them in memory only.", str),
     Setting("drain_timeout_s", "AGENT_DRAIN_TIMEOUT_S",
             "At shutdown, time to finish delivering before stopping.", float, between(0, 600)),
     Setting("log_level", "AGENT_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", log_level),
 )
+
+
+REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "start_s", "hangover_s",
+               "preroll_s", "max_segment_s", "channel")
+"""The settings an operator may change remotely (edge-console). Never the gateway URL, the
+token, the CA or the source: a remote change cannot point a device elsewhere."""
+
+
+def check_remote(values: Mapping[str, str]) -> dict[str, Any]:
+    """`values` (by config-file key, as text) checked by the same validators as a local
+    setting, converted; ConfigError names the first that is not allowed or not valid."""
+    by_name = {s.name: s for s in SETTINGS}
+    checked = {}
+    for name, value in values.items():
+        if name not in REMOTE_KEYS:
+            raise ConfigError(name, f"cannot be changed remotely (allowed: {', '.join(REMOTE_KEYS)})")
+        checked[name] = config.convert(by_name[name], str(value))
+    return checked
 
 
 def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,

@@ -42,7 +42,12 @@ class AgentStats:
     spool_write_failures: int = 0
     """Segments the directory spool could not write to disk (kept in memory instead)."""
     mic_open: bool = False
+    capture_format: str = ""
+    """As opened, e.g. "48000 Hz, 2 ch, S16_LE"; empty while the microphone is closed."""
     last_frame_monotonic: float = 0.0
+    last_speech_monotonic: float = 0.0
+    """When speech last started a segment (0: not since start)."""
+    last_delivery_monotonic: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **increments: float) -> None:

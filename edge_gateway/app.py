@@ -15,6 +15,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
 from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
+from edge_gateway.fleet.health_intake import HealthIntake
 from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered, serializer_for
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
@@ -23,12 +24,14 @@ from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings, load_verifier
 from edge_gateway.stream import StreamHandler, WebSocket
+from ingress_common.health import HEALTH_PATH, MAX_REPORT_BYTES
 from ingress_common.protocol import Error, encode_server
 from ingress_common.refusals import (
     AdmissionRefused,
     InternalError,
     OriginForbidden,
     OverCapacity,
+    ReportTooLarge,
     SchemaUnavailable,
     StreamRefused,
     Unauthorized,
@@ -54,6 +57,7 @@ class GatewayState:
     slots: ConnectionSlots
     handler: StreamHandler
     receipts: ReceiptService
+    health: HealthIntake
     verifier: TokenVerifier | None = None
     schema: SchemaRegistration | None = None
 
@@ -93,9 +97,9 @@ class AudioSlot:
 
 
 def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: ReceiptService,
-               schema: SchemaRegistration | None = None) -> Flask:
+               health: HealthIntake, schema: SchemaRegistration | None = None) -> Flask:
     """`schema` is the event schema's registration (with a registry URL), whatever the
-    framing; confluent framing needs it."""
+    framing; confluent framing needs it. `health` takes the devices' health reports."""
     metrics = GatewayMetrics()
     kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
     receipts.ledger.on_lookup = lambda result: metrics.receipt_lookups.labels(result).inc()
@@ -104,7 +108,7 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
                          StreamHandler(settings.stream_limits, publisher, metrics,
                                        receipts.ledger),
-                         receipts, load_verifier(settings), schema)
+                         receipts, health, load_verifier(settings), schema)
     app = Flask(__name__)
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
@@ -117,14 +121,17 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
         "subprotocols": [SUBPROTOCOL]}
     _add_admission(app, state)
     _add_http_routes(app, state)
+    _add_health_route(app, state)
     _add_audio_route(app, state)
     return app
 
 
 def _refusal(state: GatewayState, refusal: AdmissionRefused,
-             headers: dict[str, str] | None = None) -> Response:
-    """The plain HTTP answer before the upgrade, counted by its code."""
-    state.metrics.refused.labels(refusal.code).inc()
+             headers: dict[str, str] | None = None, health: bool = False) -> Response:
+    """The plain HTTP answer before the upgrade (or to a health report), counted by its
+    code."""
+    counter = state.metrics.health_refused if health else state.metrics.refused
+    counter.labels(refusal.code).inc()
     response = jsonify(event="error", code=refusal.code, message=refusal.message,
                        published=False, retryable=refusal.retryable)
     response.status_code = refusal.status
@@ -189,6 +196,7 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
         state.metrics.receipts.set(len(state.receipts.book))
         state.metrics.receipt_read_rounds.set(state.receipts.follower.rounds)
         state.metrics.devices_served.set(len(state.receipts.follower.devices))
+        state.metrics.devices_reporting.set(state.health.settings.devices)
         return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
     @app.get("/")
@@ -204,6 +212,37 @@ def _add_http_routes(app: Flask, state: GatewayState) -> None:
         if request.path.startswith("/static/"):
             response.headers["Content-Security-Policy"] = CLIENT_CSP
         return response
+
+
+def _add_health_route(app: Flask, state: GatewayState) -> None:
+    @app.post(HEALTH_PATH)
+    def health_report() -> Response:
+        """A device's health report (docs/protocol.md, "Health reports"): authenticated
+        like its audio, never holding an audio slot."""
+        device_id = None
+        if state.verifier is not None:
+            token = token_from_request(dict(request.headers), {})
+            try:
+                if token is None:
+                    raise AuthError("no device token")
+                device_id = state.verifier.verify(token).device_id
+            except AuthError as exc:
+                return _refusal(state, Unauthorized(str(exc)),
+                                {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'},
+                                health=True)
+        if (request.content_length or 0) > MAX_REPORT_BYTES:
+            return _refusal(state, ReportTooLarge(
+                f"health reports are limited to {MAX_REPORT_BYTES} bytes; nothing was stored"),
+                health=True)
+        try:
+            reply = state.health.take(request.stream.read(MAX_REPORT_BYTES + 1), device_id)
+        except AdmissionRefused as refusal:
+            retry_after = getattr(refusal, "retry_after_s", None)
+            return _refusal(state, refusal,
+                            {"Retry-After": str(retry_after)} if retry_after else None,
+                            health=True)
+        state.metrics.health_reports.inc()
+        return Response(reply.encode(), mimetype="application/json")
 
 
 def _add_audio_route(app: Flask, state: GatewayState) -> None:

@@ -45,6 +45,15 @@ class GatewayMetrics:
         self.receipt_read_rounds = Gauge(
             "edge_gateway_receipt_read_rounds",
             "Times the receipts follower has woken to read its topic to the end.", registry=r)
+        self.health_reports = Counter(
+            "edge_gateway_health_reports_total",
+            "Device health reports written to the health topic.", registry=r)
+        self.health_refused = Counter(
+            "edge_gateway_health_reports_refused_total",
+            "Health reports refused (nothing stored), by reason.", ["reason"], registry=r)
+        self.devices_reporting = Gauge(
+            "edge_gateway_devices_reporting",
+            "Devices whose settings this gateway follows (seen reporting health).", registry=r)
         self.publish_latency = Histogram(
             "edge_gateway_publish_latency_seconds", "From end of stream to delivery report.",
             buckets=PUBLISH_LATENCY_BUCKETS, registry=r)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from edge_gateway.framing import Framing
 from edge_gateway.limits import StreamLimits
 from ingress_common import config
+from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC
 
 if TYPE_CHECKING:
     from edge_gateway.auth import TokenVerifier
@@ -86,6 +87,11 @@ class GatewaySettings:
     max_devices: int = 100
     device_idle_s: float = 3600.0
     claim_skew_s: float = 10.0
+    health_topic: str = HEALTH_TOPIC
+    settings_topic: str = SETTINGS_TOPIC
+    fleet_topic_partitions: int = 16
+    health_min_interval_s: float = 5.0
+    health_burst: int = 5
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -239,6 +245,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("device_idle_s", "GATEWAY_DEVICE_IDLE_S",
             "A device not seen for this long is dropped from the gateway's receipts (read "
             "again from Kafka if it comes back).", float, positive),
+    Setting("health_topic", "GATEWAY_HEALTH_TOPIC",
+            "Compacted topic of device health reports, keyed by device (created if missing).",
+            str),
+    Setting("settings_topic", "GATEWAY_SETTINGS_TOPIC",
+            "Compacted topic of the settings operators want devices to run (edge-console "
+            "writes it; created if missing).", str),
+    Setting("fleet_topic_partitions", "GATEWAY_FLEET_TOPIC_PARTITIONS",
+            "Partitions of a created health or settings topic.", int, at_least(1)),
+    Setting("health_min_interval_s", "GATEWAY_HEALTH_MIN_INTERVAL_S",
+            "A device may send one health report per this many seconds (after a burst of "
+            "GATEWAY_HEALTH_BURST); more get 429 with Retry-After.", float, between(0.01, 3600)),
+    Setting("health_burst", "GATEWAY_HEALTH_BURST", "Health reports a device may send at once.",
+            int, between(1, 100)),
     Setting("claim_skew_s", "GATEWAY_CLAIM_SKEW_S",
             "Wall-clock difference allowed between gateways; a claim left by another gateway "
             "is resolved this long after it must have ended.", float, between(0, 600)),

@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ingress_common.health import HealthReply as HealthReply  # re-exported: the health message
+from ingress_common.health import HealthReport as HealthReport
 from ingress_common.pcm import BYTES_PER_SECOND as BYTES_PER_SECOND  # re-exported: the format
 from ingress_common.pcm import CHANNELS as CHANNELS
 from ingress_common.pcm import SAMPLE_RATE_HZ as SAMPLE_RATE_HZ

@@ -143,6 +143,34 @@ class OverCapacity(AdmissionRefused):
     code, status, retryable, transient = "over_capacity", 503, True, True
 
 
+class BadHealthReport(AdmissionRefused):
+    """A health report that is not one (bad JSON, a missing or ill-typed field)."""
+
+    code, status = "bad_report", 400
+
+
+class WrongDevice(AdmissionRefused):
+    """A health report for another device than the token's `sub`."""
+
+    code, status = "wrong_device", 403
+
+
+class ReportTooLarge(AdmissionRefused):
+    code, status = "report_too_large", 413
+
+
+class ReportTooFrequent(AdmissionRefused):
+    """More health reports than the gateway's per-device rate: wait `Retry-After`."""
+
+    code, status, retryable, transient = "report_too_frequent", 429, True, True
+
+
+class HealthUnavailable(AdmissionRefused):
+    """The report could not be written to Kafka; nothing was stored."""
+
+    code, status, retryable, transient = "health_unavailable", 503, True, True
+
+
 CLIENT_LEFT = "client_left"
 """A client that left before any verdict (nothing to answer): a metric label only."""
 HEADER_TIMEOUT = "header_timeout"

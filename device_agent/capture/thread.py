@@ -59,8 +59,15 @@ class CaptureThread(threading.Thread):
         self._backoff = backoff or Backoff(base_s=REOPEN_BASE_S, cap_s=REOPEN_CAP_S)
         self._stall_timeout_s = stall_timeout_s
         self._gap_pending = False
+        self._reopen = threading.Event()
         self._block_when_full = block_when_full
         """Only for finite sources (files): a live microphone must never wait."""
+
+    def replace_source(self, open_source: Callable[[], AudioSource]) -> None:
+        """Capture from `open_source` from now on: the current device is closed and the
+        new one opened (a remote channel change); from any thread."""
+        self._open_source = open_source
+        self._reopen.set()
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -82,7 +89,7 @@ class CaptureThread(threading.Thread):
                 _LOGGER.exception("capture failed unexpectedly; reopening %s", source.name)
             finally:
                 source.close()
-                self._stats.set(mic_open=False)
+                self._stats.set(mic_open=False, capture_format="")
             if not self._halt.is_set():
                 self._stats.add(reopens=1)
                 self._mark_gap()
@@ -96,12 +103,17 @@ class CaptureThread(threading.Thread):
             self._stats.add(open_failures=1)
             _LOGGER.warning("cannot open %s: %s", source.name, exc)
             return None
-        self._stats.set(mic_open=True)
+        self._stats.set(mic_open=True, capture_format=describe_format(source))
         _LOGGER.info("capturing from %s", source.name)
         return source
 
     def _read_until_failure(self, source: AudioSource) -> None:
         while not self._halt.is_set():
+            if self._reopen.is_set():
+                self._reopen.clear()
+                self._backoff.reset()
+                _LOGGER.info("reopening %s with new settings", source.name)
+                return
             try:
                 chunk = source.read(self._stall_timeout_s)
             except SourceError as exc:
@@ -132,3 +144,12 @@ class CaptureThread(threading.Thread):
         except queue.Full:
             self._stats.add(queue_overflows=1)
             self._gap_pending = True
+
+
+def describe_format(source: AudioSource) -> str:
+    """The device's native format as opened ("48000 Hz, 2 ch, S16_LE"), or what a fake
+    delivers."""
+    fmt = getattr(source, "format", None)
+    if fmt is not None and hasattr(fmt, "rate_hz"):
+        return f"{fmt.rate_hz} Hz, {fmt.channels} ch, {fmt.sample_format}"
+    return "16000 Hz, 1 ch, S16_LE"

@@ -85,16 +85,11 @@ class SegmenterCounters:
 
 class Segmenter:
     def __init__(self, config: SegmenterConfig) -> None:
-        self.config = config
         self.counters = SegmenterCounters()
         self.detector = VoiceDetector(config.detector)
-        self._start_windows = max(1, round(config.start_s / WINDOW_S))
-        self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
-        self._preroll_windows = round(config.preroll_s / WINDOW_S)
-        self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * SAMPLE_WIDTH_BYTES
-        self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
-        self._history: deque[_Window] = deque(
-            maxlen=self._start_windows + 2 * self._backtrack_windows + self._preroll_windows)
+        self._history: deque[_Window] = deque()
+        self._fitted_bytes: int | None = None
+        self.reconfigure(config)
         self._partial = b""
         self._partial_stamp: Stamp | None = None
         self._position = 0
@@ -102,9 +97,29 @@ class Segmenter:
         self._segment_bytes = 0
         self._silent_run = 0
 
+    def reconfigure(self, config: SegmenterConfig) -> None:
+        """Run with `config` from the next window on (remote settings apply live). The
+        recent windows and, unless the detector's own settings change, its learned noise
+        floor are kept; an open segment goes on under the new hangover and length."""
+        if config.detector != self.detector.config:
+            self.detector = VoiceDetector(config.detector)
+        self.config = config
+        self._start_windows = max(1, round(config.start_s / WINDOW_S))
+        self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
+        self._preroll_windows = round(config.preroll_s / WINDOW_S)
+        self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
+        keep = self._start_windows + 2 * self._backtrack_windows + self._preroll_windows
+        while len(self._history) > keep:
+            self.counters.silence_bytes_dropped += len(self._history.popleft().pcm)
+        self._history = deque(self._history, maxlen=keep)
+        self._max_bytes = int(config.max_s * SAMPLE_RATE_HZ) * SAMPLE_WIDTH_BYTES
+        if self._fitted_bytes is not None:
+            self.fit_within(self._fitted_bytes)
+
     def fit_within(self, max_bytes: int) -> None:
         """Cut segments at `max_bytes` at the most (the gateway's announced buffer), or at
         `max_s`, whichever is shorter. Takes effect from the next cut."""
+        self._fitted_bytes = max_bytes
         configured = int(self.config.max_s * SAMPLE_RATE_HZ) * SAMPLE_WIDTH_BYTES
         self._max_bytes = max(WINDOW_BYTES, min(configured, whole_samples(max_bytes)))
 

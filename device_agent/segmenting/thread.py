@@ -9,7 +9,15 @@ import time
 from collections.abc import Callable
 
 from device_agent.capture.thread import Captured, Gap, Item, SourceEnded
-from device_agent.segmenting.segmenter import Event, SegmentEnded, Segmenter, SegmentExtended, SegmentStarted
+from device_agent.segmenting.levels import LevelMeter
+from device_agent.segmenting.segmenter import (
+    Event,
+    SegmentEnded,
+    Segmenter,
+    SegmenterConfig,
+    SegmentExtended,
+    SegmentStarted,
+)
 from device_agent.spool.memory import MemorySpool
 from device_agent.spool.model import Segment, SegmentMeta
 from device_agent.stats import AgentStats
@@ -34,7 +42,21 @@ class SegmentingThread(threading.Thread):
         self._open: Segment | None = None
         self._announced_max_bytes: int | None = None
         self._fitted_max_bytes: int | None = None
+        self._new_config: SegmenterConfig | None = None
         self.source_ended = threading.Event()
+        self.levels = LevelMeter()
+
+    @property
+    def config(self) -> SegmenterConfig:
+        return self._new_config or self._segmenter.config
+
+    @property
+    def noise_floor_dbfs(self) -> float:
+        return self._segmenter.detector.floor_dbfs
+
+    def reconfigure(self, config: SegmenterConfig) -> None:
+        """Segment by `config` from the next item on; from any thread."""
+        self._new_config = config
 
     def fit_segments(self, max_bytes: int) -> None:
         """Cut segments to fit `max_bytes` (the buffer the gateway announces); from any
@@ -65,7 +87,12 @@ class SegmentingThread(threading.Thread):
         if announced is not None and announced != self._fitted_max_bytes:
             self._segmenter.fit_within(announced)  # once per change, not per chunk
             self._fitted_max_bytes = announced
+        new_config, self._new_config = self._new_config, None
+        if new_config is not None:
+            self._segmenter.reconfigure(new_config)
+            _LOGGER.info("segmenting settings applied", extra={"settings": str(new_config)})
         if isinstance(item, Captured):
+            self.levels.add(item.pcm)
             self._apply(self._segmenter.push(item.pcm, item.stamp))
         elif isinstance(item, Gap):
             self._apply(self._segmenter.gap())
@@ -103,3 +130,4 @@ class SegmentingThread(threading.Thread):
                            created_wall_s=time.time())
         self._open = self._spool.open_segment(meta, event.pcm)
         self._stats.add(segments_started=1)
+        self._stats.set(last_speech_monotonic=time.monotonic())

@@ -109,6 +109,12 @@ class VoiceDetector:
 
             self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
 
+    @property
+    def floor_dbfs(self) -> float:
+        """The tracked speech-band noise floor as a level, in the units of `threshold_dbfs`."""
+        total = float(self.floor.bins_power.sum())
+        return 10 * math.log10(2.0 * total / _HANN_POWER / _FULL_SCALE_SQUARE)
+
     def classify(self, window: bytes, holding: bool = False) -> int:
         """SPEECH when the window's score reaches the margin, WEAK when it reaches the hold
         margin (enough to keep an utterance going, or to extend its onset backwards), else

@@ -106,6 +106,12 @@ class MemorySpool:
     def total_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def oldest_age_s(self) -> float:
+        """How long the oldest segment has waited (0 with none)."""
+        with self._changed:
+            return self._clock() - self._segments[0].added_at if self._segments else 0.0
+
     def _add(self, segment: Segment) -> None:
         self._segments.append(segment)
         segment.in_spool = True

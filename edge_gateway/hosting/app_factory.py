@@ -15,6 +15,9 @@ from flask import Flask
 from edge_gateway.app import create_app
 from edge_gateway.audio import WAV_HEADER_BYTES
 from edge_gateway.events import AVRO_OVERHEAD_BYTES
+from edge_gateway.fleet.health_intake import HealthIntake
+from edge_gateway.fleet.report_rate import ReportRate
+from edge_gateway.fleet.settings_follower import SettingsFollower, follower_config
 from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered
 from edge_gateway.hosting import compiled_unmask
 from edge_gateway.hosting.inline_websocket import InlineReading
@@ -22,6 +25,7 @@ from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic,
 from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings
+from ingress_common.fleet_records import COMPACTED
 
 _LOGGER = logging.getLogger(__name__)
 STARTUP_RETRY_S = 0.5
@@ -60,11 +64,30 @@ def build_app(settings: GatewaySettings,
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
         _LOGGER.warning("receipts not read at start-up; /readyz reports it")
-    app = create_app(settings, kafka, receipts, register_schema(settings))
+    app = create_app(settings, kafka, receipts, build_health_intake(settings, kafka),
+                     register_schema(settings))
     # No reader thread: frames are read and parsed in the connection's own thread. Set here,
     # by the hosting, so that the app never imports the hosting (one direction).
     app.config["SOCK_SERVER_OPTIONS"]["thread_class"] = InlineReading
     return app
+
+
+def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher) -> HealthIntake:
+    """The health reports' way in, and the follower of the settings topic behind it (both
+    topics created, compacted, when missing)."""
+    def prepare() -> None:
+        for topic in (settings.health_topic, settings.settings_topic):
+            if ensure_topic(settings.kafka_bootstrap_servers, topic,
+                            settings.fleet_topic_partitions, settings.kafka_topic_replication,
+                            COMPACTED, settings.kafka_config, settings.kafka_startup_timeout_s):
+                _LOGGER.info("fleet topic %s created", topic)
+    follower = SettingsFollower(
+        follower_config(settings.kafka_bootstrap_servers, settings.kafka_config),
+        settings.settings_topic, settings.max_devices, settings.device_idle_s, prepare)
+    follower.start()
+    rate = ReportRate(settings.health_min_interval_s, settings.health_burst, settings.max_devices)
+    return HealthIntake(kafka, settings.health_topic, settings.resolved_gateway_id, rate,
+                        follower)
 
 
 def register_schema(settings: GatewaySettings) -> SchemaRegistration | None:

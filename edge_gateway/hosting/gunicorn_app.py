@@ -48,6 +48,7 @@ def worker_exit(_server: Any, worker: Any) -> None:
     state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("edge_gateway")
     if state is not None:
         state.receipts.close()
+        state.health.settings.stop()
         undelivered = state.kafka.close(timeout_s=PRODUCER_FLUSH_TIMEOUT_S)
         _LOGGER.info("worker exiting; producer flushed", extra={"undelivered": undelivered})
 

@@ -1,0 +1,1 @@
+"""The device's health: what it reports to the gateway, when, and the settings that come back."""

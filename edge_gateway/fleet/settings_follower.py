@@ -1,0 +1,138 @@
+"""The desired settings of the devices this gateway serves, read from the compacted
+settings topic (written by edge-console), for the replies to their health reports.
+
+A device is served once it reports. Its partition (the CRC-32 of its id, as the console
+writes it) is then read from the beginning, keeping only the devices served here; the
+topic is compacted, so that is one record per device of that partition at most. The
+partitions followed stay assigned, and each new record for a served device replaces the
+older version. Devices not seen for `idle_s`, or beyond `max_devices`, are forgotten.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from edge_gateway.kafka_logs import kafka_logger
+from edge_gateway.publisher import partition_for
+from ingress_common.fleet_records import decode_settings
+from ingress_common.health import DesiredSettings
+from ingress_common.log_throttle import throttled_logger
+
+_LOGGER = throttled_logger(__name__)
+POLL_S = 0.5
+RETRY_S = 1.0
+
+
+def follower_config(bootstrap_servers: str, passthrough: Mapping[str, str]) -> dict[str, object]:
+    return {**{k: v for k, v in passthrough.items() if not k.startswith(("linger", "batch"))},
+            "bootstrap.servers": bootstrap_servers, "group.id": "edge-gateway-settings",
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100, "logger": kafka_logger("settings-follower")}
+
+
+class SettingsFollower(threading.Thread):
+    def __init__(self, config: dict[str, object], topic: str, max_devices: int, idle_s: float,
+                 prepare: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name="settings-follower", daemon=True)
+        self._config = config
+        self.topic = topic
+        self._max_devices = max_devices
+        self._idle_s = idle_s
+        self._prepare = prepare
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._desired: dict[str, DesiredSettings] = {}
+        self._partitions = 0
+        self._followed: set[int] = set()
+        self._reread: set[int] = set()
+        self._stopping = threading.Event()
+        self.ready = threading.Event()
+
+    def desired_for(self, device_id: str) -> DesiredSettings | None:
+        """The operator's settings for `device_id` as last read (None: none, or not read
+        yet: a device's first report after it is served may come back without them)."""
+        with self._lock:
+            now = self._clock()
+            known = self._seen.pop(device_id, None) is not None
+            self._seen[device_id] = now
+            self._forget_stale(now)
+            if not known and self._partitions:
+                self._reread.add(partition_for(device_id, self._partitions) or 0)
+            return self._desired.get(device_id)
+
+    @property
+    def devices(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        consumer = None
+        while not self._stopping.is_set():
+            try:
+                if consumer is None:
+                    self._prepare()
+                    consumer = Consumer(self._config)
+                    self._learn_partitions(consumer)
+                self._follow(consumer)
+            except KafkaException as exc:
+                _LOGGER.warning("settings topic %s: %s; retrying", self.topic, exc)
+                self._stopping.wait(RETRY_S)
+        if consumer is not None:
+            consumer.close()
+
+    def _learn_partitions(self, consumer: Consumer) -> None:
+        metadata = consumer.list_topics(self.topic, timeout=10)
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise KafkaException(f"topic {self.topic} not found")
+        with self._lock:
+            self._partitions = len(topic.partitions)
+            self._reread |= {partition_for(d, self._partitions) or 0 for d in self._seen}
+        self.ready.set()
+
+    def _follow(self, consumer: Consumer) -> None:
+        with self._lock:
+            reread, self._reread = self._reread, set()
+        if reread:
+            self._reassign(consumer, reread)
+        if not self._followed:
+            self._stopping.wait(POLL_S)
+            return
+        msg = consumer.poll(POLL_S)
+        value = None if msg is None or msg.error() is not None else msg.value()
+        if msg is None or value is None:
+            return
+        key = (msg.key() or b"").decode(errors="replace")
+        with self._lock:
+            if key not in self._seen:
+                return
+        record = decode_settings(value)
+        with self._lock:
+            if key in self._seen:
+                self._desired[key] = record.desired
+
+    def _reassign(self, consumer: Consumer, reread: set[int]) -> None:
+        """Read `reread` from the beginning; the others go on from where they are."""
+        kept = [TopicPartition(self.topic, p) for p in sorted(self._followed - reread)]
+        positions = consumer.position(kept) if kept else []
+        self._followed |= reread
+        consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
+                                       for p in sorted(reread))])
+
+    def _forget_stale(self, now: float) -> None:
+        while self._seen:
+            device, seen = next(iter(self._seen.items()))
+            if len(self._seen) <= self._max_devices and now - seen < self._idle_s:
+                break
+            self._seen.popitem(last=False)
+            self._desired.pop(device, None)
