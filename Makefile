@@ -11,8 +11,8 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check edge_gateway device_agent ingress_common devkit tests bench
-	$(VENV)/bin/mypy edge_gateway device_agent ingress_common devkit
+	$(VENV)/bin/ruff check edge_gateway edge_console device_agent ingress_common devkit tests bench
+	$(VENV)/bin/mypy edge_gateway edge_console device_agent ingress_common devkit
 	$(VENV)/bin/lint-imports   # the layering contracts in pyproject.toml
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh

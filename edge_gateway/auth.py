@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 SUBPROTOCOL = "edge-audio.v1"
+DEVICE_AUDIENCE = "edge-audio-ingress"
+OPERATOR_AUDIENCE = "edge-audio-console"
+"""Operator tokens (edge-console) carry another audience than device tokens: neither is
+ever accepted where the other is."""
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",

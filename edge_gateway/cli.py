@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge_gateway.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from edge_gateway.settings import load_settings, markdown_table
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
@@ -31,11 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     keygen.add_argument("--out-dir", type=Path, required=True)
     keygen.add_argument("--name", default="device-signing-key")
     keygen.add_argument("--algorithm", default="ES256", choices=("ES256", "EdDSA", "RS256"))
-    token = commands.add_parser("token", help="issue a device token (JWT) on stdout")
+    token = commands.add_parser("token", help="issue a device or operator token (JWT) on stdout")
     token.add_argument("--key", type=Path, required=True, help="the private key from keygen")
-    token.add_argument("--device", required=True, help="device id: the token's sub")
+    token.add_argument("--device", help="device id: the token's sub (a device token)")
+    token.add_argument("--role", choices=("device", "operator"), default="device",
+                       help="operator: a token for edge-console (audience edge-audio-console), "
+                            "which no gateway accepts; its sub is --operator")
+    token.add_argument("--operator", help="the operator's name: an operator token's sub")
     token.add_argument("--ttl", default="365d", help="lifetime: 3600, 90m, 12h, 30d (default 365d)")
-    token.add_argument("--audience", default="edge-audio-ingress")
+    token.add_argument("--audience", help="default: edge-audio-ingress for a device, "
+                                          "edge-audio-console for an operator")
     token.add_argument("--issuer")
     return parser
 
@@ -68,8 +74,14 @@ def _provision(args: argparse.Namespace) -> int:
             print(f"private key (keep it off the gateway): {private}\n"
                   f"public key (GATEWAY_AUTH_PUBLIC_KEYS): {public}")
             return 0
-        print(provisioning.issue_token(args.key.read_bytes(), args.device,
-                                       provisioning.parse_ttl(args.ttl), args.audience,
+        operator = args.role == "operator"
+        subject = args.operator if operator else args.device
+        if not subject:
+            raise ValueError("--operator is required with --role operator" if operator
+                             else "--device is required")
+        audience = args.audience or (OPERATOR_AUDIENCE if operator else DEVICE_AUDIENCE)
+        print(provisioning.issue_token(args.key.read_bytes(), subject,
+                                       provisioning.parse_ttl(args.ttl), audience,
                                        args.issuer))
         return 0
     except (OSError, ValueError) as exc:

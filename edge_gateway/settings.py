@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_gateway.auth import DEVICE_AUDIENCE
 from edge_gateway.framing import Framing
 from edge_gateway.limits import StreamLimits
 from ingress_common import config
@@ -73,7 +74,7 @@ class GatewaySettings:
     schema_registry_url: str = ""
     event_framing: Framing = Framing.SCHEMALESS
     auth_public_keys: str = ""
-    auth_audience: str = "edge-audio-ingress"
+    auth_audience: str = DEVICE_AUDIENCE
     auth_issuer: str = ""
     auth_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
     auth_allow_query_token: bool = True

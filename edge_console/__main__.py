@@ -1,0 +1,3 @@
+from edge_console.cli import main
+
+raise SystemExit(main())

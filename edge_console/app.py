@@ -1,0 +1,174 @@
+"""The console's routes: the page, the JSON API, /metrics, and operator sign-in.
+
+With CONSOLE_AUTH_PUBLIC_KEYS set, every route but /healthz, the sign-in and the page's own
+static files needs an operator token (audience CONSOLE_AUTH_AUDIENCE, `edge-audio-console`),
+as `Authorization: Bearer` or the HttpOnly, SameSite=Strict cookie the sign-in sets. A
+device token (audience `edge-audio-ingress`) is refused. Changes need a JSON body, which a
+cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+
+from edge_console import playback
+from edge_console.fleet import FleetView
+from edge_console.follower import FleetFollower
+from edge_console.metrics import exposition
+from edge_console.settings import ConsoleSettings
+from edge_console.settings_writer import DEVICE_ID, SettingsNotStored, SettingsWriter
+from edge_gateway.auth import AuthError, TokenVerifier, token_from_request
+from ingress_common.config import ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+_AUDIT = logging.getLogger("edge_console.audit")
+"""Who changed what, who listened to what: people's speech and devices' settings."""
+COOKIE = "console_token"
+OPEN_PATHS = ("/healthz", "/login", "/", "/static/")
+CSP = ("default-src 'self'; media-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+@dataclass
+class ConsoleState:
+    settings: ConsoleSettings
+    fleet: FleetView
+    follower: FleetFollower
+    writer: SettingsWriter
+    verifier: TokenVerifier | None
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def create_app(state: ConsoleState) -> Flask:
+    app = Flask(__name__)
+    app.extensions["edge_console"] = state
+    _add_security(app, state)
+    _add_routes(app, state)
+    return app
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify(error=code, message=message)
+    response.status_code = status
+    return response
+
+
+def _add_security(app: Flask, state: ConsoleState) -> None:
+    @app.before_request
+    def require_operator() -> Response | None:
+        g.operator = "local"
+        open_path = request.path in OPEN_PATHS[:3] or request.path.startswith(OPEN_PATHS[3])
+        if state.verifier is None or open_path:
+            return None
+        token = token_from_request(dict(request.headers), {}) or request.cookies.get(COOKIE)
+        try:
+            if token is None:
+                raise AuthError("no operator token")
+            g.operator = state.verifier.verify(token).device_id
+        except AuthError as exc:
+            response = _error(401, "unauthorized", f"an operator token is needed: {exc}")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="edge-console"'
+            return response
+        return None
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.path.startswith("/api/") or request.path == "/login":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _add_routes(app: Flask, state: ConsoleState) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", following=state.follower.assigned.is_set(),
+                       devices=len(state.fleet))
+
+    @app.get("/")
+    def page() -> Response:
+        return app.send_static_file("index.html")
+
+    @app.post("/login")
+    def login() -> Response:
+        """Sign in with an operator token: checked, then kept in an HttpOnly cookie."""
+        body = request.get_json(silent=True) or {}
+        token = str(body.get("token", "")).strip()
+        if state.verifier is None:
+            return jsonify(operator="local", auth=False)
+        try:
+            operator = state.verifier.verify(token).device_id
+        except AuthError as exc:
+            return _error(401, "unauthorized", f"not an operator token: {exc}")
+        _AUDIT.info("operator signed in", extra={"operator": operator})
+        response = jsonify(operator=operator, auth=True)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
+                            secure=request.is_secure, max_age=12 * 3600)
+        return response
+
+    @app.get("/api/devices")
+    def devices() -> Response:
+        return jsonify(devices=state.fleet.views(now_ms()), refresh_s=state.settings.refresh_s,
+                       operator=g.operator)
+
+    @app.get("/api/devices/<path:device_id>/utterances/<path:segment_id>/audio")
+    def audio(device_id: str, segment_id: str) -> Response:
+        view = state.fleet.view(device_id, now_ms())
+        recent = (view or {}).get("report") or {}
+        where = next((r for r in recent.get("recent", []) if r["segment_id"] == segment_id),
+                     None)
+        if where is None:
+            return _error(404, "not_found", "the device has not reported this utterance lately")
+        from ingress_common.health import RecentUtterance
+
+        try:
+            wav = playback.read_wav(state.settings.kafka_bootstrap_servers,
+                                    RecentUtterance(**where))
+        except playback.NotFound as exc:
+            return _error(404, "not_found", str(exc))
+        _AUDIT.info("utterance played", extra={"operator": g.operator, "device_id": device_id,
+                                               "segment_id": segment_id})
+        return Response(wav, mimetype="audio/wav")
+
+    @app.get("/api/devices/<path:device_id>")
+    def device(device_id: str) -> Response:
+        view = state.fleet.view(device_id, now_ms())
+        if view is None:
+            return _error(404, "not_found", f"no device {device_id!r} is known")
+        return jsonify(view)
+
+    @app.put("/api/devices/<path:device_id>/settings")
+    def change_settings(device_id: str) -> Response:
+        body: Any = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict) or not isinstance(body.get("values"), dict):
+            return _error(400, "bad_request",
+                          'send JSON {"values": {"hangover_s": "0.8", ...}}: the whole desired set')
+        if not DEVICE_ID.match(device_id):
+            return _error(400, "bad_request", "not a device id")
+        values = {k: v for k, v in body["values"].items() if str(v).strip() != ""}
+        try:
+            record = state.writer.change(device_id, values, g.operator)
+        except ConfigError as exc:
+            return _error(400, "invalid_setting", str(exc))
+        except SettingsNotStored as exc:
+            return _error(503, "not_stored", str(exc))
+        _AUDIT.info("settings changed", extra={"operator": g.operator, "device_id": device_id,
+                                               "version": record.desired.version,
+                                               "values": record.desired.values})
+        return jsonify(device_id=device_id, desired_version=record.desired.version,
+                       values=record.desired.values, changed_by=record.changed_by)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(exposition(state.fleet), mimetype="text/plain; version=0.0.4")
