@@ -12,17 +12,17 @@ from edge_console.alerts import Observed, alerts_for
 from edge_console.settings import ConsoleSettings
 from ingress_common.fleet_records import DeviceHealth, DeviceSettings
 
-LEVEL_POINTS = 60
-"""The sparkline: the last this many reports' levels."""
-DEPTH_POINTS = 3
+HISTORY_POINTS = 60
+"""The sparklines: the last this many reports' levels and spool depths."""
+RISING_REPORTS = 3
 
 
 @dataclass
 class DeviceState:
     device_id: str
     health: DeviceHealth | None = None
-    levels: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=LEVEL_POINTS))
-    depths: deque[int] = field(default_factory=lambda: deque(maxlen=DEPTH_POINTS))
+    levels: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
+    depths: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
     quiet_since_ms: int | None = None
     desired: DeviceSettings | None = None
 
@@ -42,7 +42,7 @@ class FleetView:
                 return  # an older report read late (another partition, or a replay)
             state.health = health
             state.levels.append((health.received_at_ms, report.level_rms_dbfs))
-            state.depths.append(report.spool_depth)
+            state.depths.append((health.received_at_ms, report.spool_depth))
             quiet = report.mic_open and report.level_rms_dbfs <= self.limits.no_sound_dbfs
             if not quiet:
                 state.quiet_since_ms = None
@@ -87,8 +87,9 @@ class FleetView:
 
     def _view(self, state: DeviceState, now_ms: int) -> dict[str, Any]:
         health = state.health
-        alerts = (alerts_for(Observed(health, now_ms, state.quiet_since_ms,
-                                      tuple(state.depths)), self.limits)
+        recent_depths = tuple(depth for _, depth in list(state.depths)[-RISING_REPORTS:])
+        alerts = (alerts_for(Observed(health, now_ms, state.quiet_since_ms, recent_depths),
+                             self.limits)
                   if health else [])
         desired = state.desired
         report = health.report.message() if health else None
@@ -103,6 +104,7 @@ class FleetView:
             "clock_skew_ms": health.clock_skew_ms if health else None,
             "report": report,
             "levels": [[at, level] for at, level in state.levels],
+            "spool_depths": [[at, depth] for at, depth in state.depths],
             "settings": {
                 "desired_version": desired.desired.version if desired else 0,
                 "applied_version": health.report.settings_version if health else 0,

@@ -1,9 +1,12 @@
-"""A health report in: checked, rate-limited, written to the health topic, answered with
+"""A health report in: checked, rate-limited, queued for the health topic, answered with
 the device's desired settings. A refusal writes nothing and says why (an AdmissionRefused,
 answered as HTTP with a JSON body like an audio refusal).
 
-A report never takes an audio slot. At most `concurrency` reports are written at once, and
-each waits at most `wait_s` for Kafka: a dead broker cannot hold the gateway's threads.
+A report never takes an audio slot, and the reply does not wait for Kafka: health is a
+state, and the next report says it again, newer. So a frozen broker holds no thread; the
+reports queue in the producer (at most `max_in_flight`, then 503) and land, in order, when
+it answers again (or expire with the publish timeout), and the console then sees the
+backlog that grew meanwhile. The bound keeps health from filling the queue that audio uses.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+
+from confluent_kafka import KafkaError
 
 from edge_gateway.fleet.report_rate import ReportRate
 from edge_gateway.fleet.settings_follower import SettingsFollower
@@ -25,23 +30,23 @@ from ingress_common.refusals import (
     WrongDevice,
 )
 
-WAIT_S = 2.0
-CONCURRENCY = 2
-"""Of the gateway's extra threads (GATEWAY_EXTRA_THREADS, 4): the rest stay for /metrics,
-/readyz and refusals."""
+MAX_IN_FLIGHT = 2000
+"""Reports queued for Kafka and not yet confirmed, all devices together (about 1 KB each)."""
 
 
 class HealthIntake:
     def __init__(self, kafka: KafkaPublisher, topic: str, gateway_id: str, rate: ReportRate,
-                 settings: SettingsFollower, wait_s: float = WAIT_S,
-                 concurrency: int = CONCURRENCY) -> None:
+                 settings: SettingsFollower, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self._kafka = kafka
         self.topic = topic
         self._gateway_id = gateway_id
         self.rate = rate
         self.settings = settings
-        self._wait_s = wait_s
-        self._writing = threading.BoundedSemaphore(concurrency)
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self.failed = 0
+        """Reports Kafka refused or did not confirm in time, after they were answered."""
 
     def take(self, body: bytes, token_device: str | None) -> HealthReply:
         """`token_device` is the token's `sub` (None with authentication off)."""
@@ -70,17 +75,29 @@ class HealthIntake:
         return HealthReply(True, received_ms, desired)
 
     def _write(self, health: DeviceHealth) -> None:
-        if not self._writing.acquire(blocking=False):
-            raise HealthUnavailable("the gateway is writing as many reports as it may; "
-                                    "nothing was stored, retry later")
+        with self._lock:
+            if self._in_flight >= self._max_in_flight:
+                raise HealthUnavailable(f"{self._in_flight} reports wait for Kafka already; "
+                                        "nothing was stored, retry later")
+            self._in_flight += 1
         try:
             pending = self._kafka.send(encode_health(health), health.report.device_id, {},
                                        topic=self.topic)
-            if not pending.done.wait(self._wait_s):
-                raise HealthUnavailable(f"Kafka did not confirm the report within "
-                                        f"{self._wait_s:g} s; it may still be stored")
-            if pending.error is not None:
-                raise HealthUnavailable(f"Kafka refused the report ({pending.error.name()}); "
-                                        "nothing was stored")
-        finally:
-            self._writing.release()
+        except Exception:
+            self._landed(None, None)
+            raise HealthUnavailable("Kafka's queue refused the report; nothing was stored, "
+                                    "retry later") from None
+        pending.report_late(lambda delivery: self._landed(delivery, pending.error))
+
+    def _landed(self, delivery: object, error: KafkaError | None) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if delivery is None or error is not None:
+                self.failed += 1
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+
+
