@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the gateway and/or the device agent as systemd services on this box.
 #
-#   sudo scripts/install.sh gateway        # or: agent, or: both
+#   sudo scripts/install.sh gateway        # or: agent, or: both, or: console
 #
 # Puts a virtualenv in /opt/edge-audio-ingress, example settings in /etc/edge-audio-ingress
 # (never overwriting existing ones), the units in /etc/systemd/system, and enables them.
@@ -15,7 +15,8 @@ case "$what" in
   gateway) units=(edge-gateway); extras=gateway ;;
   agent) units=(device-agent); extras=agent ;;
   both) units=(edge-gateway device-agent); extras=gateway,agent ;;
-  *) echo "usage: $0 gateway|agent|both" >&2; exit 2 ;;
+  console) units=(edge-console); extras=console ;;
+  *) echo "usage: $0 gateway|agent|both|console" >&2; exit 2 ;;
 esac
 
 ROOT=${ROOT:-}
@@ -33,7 +34,9 @@ fi
 
 install -d -m 0755 "$etc" "$unit_dir"
 for unit in "${units[@]}"; do
-  env_name=$([ "$unit" = edge-gateway ] && echo gateway || echo agent)
+  case "$unit" in
+    edge-gateway) env_name=gateway ;; edge-console) env_name=console ;; *) env_name=agent ;;
+  esac
   if [ ! -e "$etc/$env_name.env" ]; then
     install -m 0640 "systemd/$env_name.env.example" "$etc/$env_name.env"
     echo "install: wrote $etc/$env_name.env — edit it before starting"

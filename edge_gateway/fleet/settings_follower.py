@@ -6,6 +6,11 @@ writes it) is then read from the beginning, keeping only the devices served here
 topic is compacted, so that is one record per device of that partition at most. The
 partitions followed stay assigned, and each new record for a served device replaces the
 older version. Devices not seen for `idle_s`, or beyond `max_devices`, are forgotten.
+
+Once every followed partition is read to its end the consumer is paused for `REFRESH_S`
+(or until a new device needs its partition read): Tansu answers an empty fetch at once, so
+a consumer that kept fetching would spin (the receipts follower rests the same way). A
+change therefore reaches the gateway within REFRESH_S, and the device with its next report.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from edge_gateway.kafka_logs import kafka_logger
 from edge_gateway.publisher import partition_for
@@ -26,13 +31,15 @@ from ingress_common.log_throttle import throttled_logger
 _LOGGER = throttled_logger(__name__)
 POLL_S = 0.5
 RETRY_S = 1.0
+REFRESH_S = 2.0
 
 
 def follower_config(bootstrap_servers: str, passthrough: Mapping[str, str]) -> dict[str, object]:
     return {**{k: v for k, v in passthrough.items() if not k.startswith(("linger", "batch"))},
             "bootstrap.servers": bootstrap_servers, "group.id": "edge-gateway-settings",
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 100, "logger": kafka_logger("settings-follower")}
+            "enable.partition.eof": True, "fetch.wait.max.ms": 100,
+            "logger": kafka_logger("settings-follower")}
 
 
 class SettingsFollower(threading.Thread):
@@ -52,8 +59,12 @@ class SettingsFollower(threading.Thread):
         self._partitions = 0
         self._followed: set[int] = set()
         self._reread: set[int] = set()
+        self._at_end: set[int] = set()
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self.ready = threading.Event()
+        self.rounds = 0
+        """Times every followed partition was read to its end."""
 
     def desired_for(self, device_id: str) -> DesiredSettings | None:
         """The operator's settings for `device_id` as last read (None: none, or not read
@@ -65,6 +76,7 @@ class SettingsFollower(threading.Thread):
             self._forget_stale(now)
             if not known and self._partitions:
                 self._reread.add(partition_for(device_id, self._partitions) or 0)
+                self._wake.set()
             return self._desired.get(device_id)
 
     @property
@@ -74,6 +86,7 @@ class SettingsFollower(threading.Thread):
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
 
     def run(self) -> None:
         consumer = None
@@ -106,26 +119,47 @@ class SettingsFollower(threading.Thread):
         if reread:
             self._reassign(consumer, reread)
         if not self._followed:
-            self._stopping.wait(POLL_S)
+            self._wake.wait(POLL_S)
+            self._wake.clear()
             return
         msg = consumer.poll(POLL_S)
-        value = None if msg is None or msg.error() is not None else msg.value()
-        if msg is None or value is None:
+        if msg is None:
             return
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self._at_end.add(msg.partition() or 0)
+                if self._at_end >= self._followed:
+                    self._rest(consumer)
+            return
+        self._at_end.discard(msg.partition() or 0)
+        value = msg.value()
         key = (msg.key() or b"").decode(errors="replace")
         with self._lock:
-            if key not in self._seen:
+            if value is None or key not in self._seen:
                 return
         record = decode_settings(value)
         with self._lock:
             if key in self._seen:
                 self._desired[key] = record.desired
 
+    def _rest(self, consumer: Consumer) -> None:
+        """Everything read: pause until REFRESH_S passed or a device needs its partition."""
+        self.rounds += 1
+        assignment = consumer.assignment()
+        consumer.pause(assignment)
+        self._wake.wait(REFRESH_S)
+        self._wake.clear()
+        self._at_end.clear()
+        consumer.resume(assignment)
+        consumer.list_topics(self.topic, timeout=2)  # wakes the broker thread at once
+
     def _reassign(self, consumer: Consumer, reread: set[int]) -> None:
         """Read `reread` from the beginning; the others go on from where they are."""
         kept = [TopicPartition(self.topic, p) for p in sorted(self._followed - reread)]
         positions = consumer.position(kept) if kept else []
         self._followed |= reread
+        self._at_end -= reread
         consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
                                        for p in sorted(reread))])
 

@@ -14,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
-MAX_EXPOSURE = {"edge-gateway.service": 2.0, "device-agent.service": 2.5}
+MAX_EXPOSURE = {"edge-gateway.service": 2.0, "device-agent.service": 2.5,
+                "edge-console.service": 2.0}
 
 
 def analyze(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -63,14 +64,24 @@ def directives(unit: str) -> dict[str, list[str]]:
     return found
 
 
-def test_both_units_notify_and_watchdog_with_start_limits() -> None:
-    for unit in MAX_EXPOSURE:
+def test_both_edge_units_notify_and_watchdog_with_start_limits() -> None:
+    for unit in ("edge-gateway.service", "device-agent.service"):
         d = directives(unit)
         assert d["Type"] == ["notify"] and "WatchdogSec" in d, unit
         assert d["Restart"] == ["always"] and "StartLimitBurst" in d and "StartLimitIntervalSec" in d
         assert d["CapabilityBoundingSet"] == [""] and d["NoNewPrivileges"] == ["yes"]
         assert d["DynamicUser"] == ["yes"] and d["ProtectSystem"] == ["strict"]
         assert "@system-service" in d["SystemCallFilter"] and "MemoryMax" in d and "CPUQuota" in d
+
+
+def test_the_console_unit_is_as_locked_down_and_keeps_the_agents_remote_settings() -> None:
+    d = directives("edge-console.service")
+    assert d["Restart"] == ["always"] and d["DynamicUser"] == ["yes"]
+    assert d["CapabilityBoundingSet"] == [""] and d["PrivateDevices"] == ["yes"]
+    assert "MemoryMax" in d and "@system-service" in d["SystemCallFilter"]
+    agent = directives("device-agent.service")
+    assert "AGENT_REMOTE_SETTINGS_FILE=/var/lib/device-agent/remote-settings.json" in \
+        agent["Environment"], "inside the StateDirectory, so a restart keeps the operator's settings"
 
 
 def test_agent_gets_alsa_devices_and_a_state_directory_not_private_devices() -> None:
@@ -94,3 +105,7 @@ def test_install_script_places_units_and_settings_without_overwriting(tmp_path: 
     (etc / "gateway.env").write_text("GATEWAY_BIND=0.0.0.0:9000\n")
     subprocess.run(run, env=env, check=True, capture_output=True, timeout=60)
     assert (etc / "gateway.env").read_text() == "GATEWAY_BIND=0.0.0.0:9000\n", "operator's edits kept"
+    subprocess.run([str(REPO / "scripts" / "install.sh"), "console"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    assert (units / "edge-console.service").exists()
+    assert (etc / "console.env").read_text() == (UNITS / "console.env.example").read_text()
