@@ -2,10 +2,13 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench faults clean
+.PHONY: demo console test lint bench faults clean
 
 demo: $(VENV)/.installed
 	$(PY) -m devkit.demo
+
+console: $(VENV)/.installed   # the demo's broker and gateway, three agents on ALSA test mics, and edge-console, until Ctrl-C
+	$(PY) -m devkit.console_demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
@@ -29,6 +32,7 @@ bench: $(VENV)/.installed   # about 40 minutes: gateway scenarios and profile, a
 	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	$(PY) -m bench.send_file --minutes 10 82 120 --runs 3
 	$(PY) -m bench.receipt_fleet --devices 1000 --hours 24 --runs 2
+	$(PY) -m bench.fleet_health --devices 1000 --interval-s 30 --seconds 120
 	EDGE_SOAK_S=600 $(PY) -m pytest -s -p no:cacheprovider tests/faults/test_soak.py
 
 faults: $(VENV)/.installed   # the fault suite, plus 1,000 utterances back to back

@@ -1,0 +1,120 @@
+"""`make console`: the demo's broker and gateway, three agents on ALSA test microphones (real
+libasound), and edge-console, until Ctrl-C. Stops everything it started, by PID.
+
+- kitchen-pi hears spoken requests (espeak-ng) with pauses, then the room;
+- hall-pi hears a quiet room;
+- garage-pi's microphone delivers digital silence: a dead or muted mic, so `no_sound`.
+
+    python -m devkit.console_demo                  # until Ctrl-C
+    python -m devkit.console_demo --screenshot docs/img/fleet-console.png --seconds 45
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from devkit.agent_process import AgentProcess
+from devkit.alsa_fixture import FixtureDevice, alsa_env
+from devkit.broker import Broker
+from devkit.console_process import ConsoleProcess
+from devkit.gateway_process import GatewayProcess
+from devkit.ports import free_port
+from devkit.signals import room_noise
+from devkit.speech import phrases_with_pauses
+from edge_gateway.settings import DEFAULT_TOPIC
+from ingress_common.pcm import BYTES_PER_SECOND
+
+INTERVAL_S = 5
+REQUESTS = ["turn on the kitchen light", "what is the weather tomorrow",
+            "set a timer for ten minutes", "play some quiet music", "remind me at noon"]
+CONSOLE_PORT = 8100
+
+
+def microphones(workdir: Path) -> dict[str, Path]:
+    speech, _ = phrases_with_pauses(REQUESTS * 4, pause_s=3.0)
+    files = {"kitchen-pi": workdir / "kitchen.raw", "hall-pi": workdir / "hall.raw",
+             "garage-pi": workdir / "garage.raw"}
+    files["kitchen-pi"].write_bytes(speech)
+    files["hall-pi"].write_bytes(room_noise(600, seed=5, rms=200.0))
+    files["garage-pi"].write_bytes(bytes(600 * BYTES_PER_SECOND))
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--screenshot", type=Path, help="save the page here, then stop")
+    parser.add_argument("--seconds", type=float, default=45, help="wait before the screenshot")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="edge-console-demo-"))
+    broker = Broker(workdir)
+    started: list[GatewayProcess | ConsoleProcess | AgentProcess] = []
+    try:
+        broker.start()
+        broker.create_topic(DEFAULT_TOPIC)
+        gateway = GatewayProcess(workdir, broker.bootstrap, DEFAULT_TOPIC).start()
+        started.append(gateway)
+        files = microphones(workdir)
+        env = alsa_env(workdir / "home", [FixtureDevice(name, path, 16000, 1)
+                                          for name, path in files.items()])
+        for name in files:
+            started.append(AgentProcess(workdir, gateway.ws_url, f"alsa:{name}", name, settings={
+                "HOME": env["HOME"], "AGENT_HEALTH_INTERVAL_S": str(INTERVAL_S),
+                "AGENT_REMOTE_SETTINGS_FILE": str(workdir / f"{name}-settings.json")},
+                until_drained=False).start())
+        port = CONSOLE_PORT if _free(CONSOLE_PORT) else free_port()
+        console = ConsoleProcess(workdir, broker.bootstrap, {
+            "CONSOLE_HEALTH_INTERVAL_S": str(INTERVAL_S), "CONSOLE_NO_SOUND_S": "20",
+            "CONSOLE_REFRESH_S": "1"}, port=port).start()
+        started.append(console)
+        print(f"edge-console: {console.url}  (gateway {gateway.http_url}, broker "
+              f"{broker.bootstrap}, logs in {workdir})")
+        if args.screenshot:
+            return _screenshot(console.url, args.screenshot, args.seconds, workdir)
+        print("three agents report every 5 s; garage-pi's microphone is silent. Ctrl-C stops.")
+        threading.Event().wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in reversed(started):
+            process.stop()
+        broker.stop()
+        print(f"stopped the console, the agents, the gateway and the broker (logs in {workdir})")
+
+
+def _screenshot(url: str, path: Path, seconds: float, workdir: Path) -> int:
+    from selenium.webdriver.common.by import By
+
+    from devkit.selenium_browser import headless_chromium
+
+    time.sleep(seconds)
+    browser = headless_chromium(workdir, "--window-size=1280,1000")
+    try:
+        browser.get(url)
+        time.sleep(3)
+        browser.execute_script("document.querySelector(\"tr[data-device='kitchen-pi']\").click();")
+        time.sleep(2)
+        assert browser.find_element(By.ID, "detail").is_displayed()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(path))
+        print(f"screenshot saved to {path}")
+    finally:
+        browser.quit()
+    return 0
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
