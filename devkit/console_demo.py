@@ -91,7 +91,7 @@ def main() -> int:
 def _screenshot(url: str, path: Path, seconds: float, workdir: Path) -> int:
     from selenium.webdriver.common.by import By
 
-    from devkit.selenium_browser import headless_chromium
+    from devkit.browser import headless_chromium
 
     time.sleep(seconds)
     browser = headless_chromium(workdir, "--window-size=1280,1000")

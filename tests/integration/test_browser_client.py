@@ -14,11 +14,11 @@ import pytest
 
 from devkit.agent_process import write_wav
 from devkit.broker import Broker
+from devkit.browser import Browser, find_browser
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.log_audit import remember_secret
 from devkit.signals import dominant_frequency, tone
-from devkit.webdriver import Browser, find_browser
 from edge_gateway.audio import wav_to_pcm
 from edge_gateway.provisioning import generate_key_pair, issue_token
 from tests.conftest import TOPIC

@@ -24,6 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from devkit.agent_process import AgentProcess
 from devkit.alsa_fixture import FixtureDevice, alsa_env
 from devkit.broker import Broker
+from devkit.browser import find_browser
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
@@ -31,7 +32,6 @@ from devkit.log_audit import remember_secret
 from devkit.signals import room_noise
 from devkit.speech import loud_bounds, phrases_with_pauses
 from devkit.waiting import wait_for
-from devkit.webdriver import find_browser
 from edge_gateway.auth import OPERATOR_AUDIENCE
 from edge_gateway.provisioning import issue_token, write_key_pair
 from ingress_common.pcm import BYTES_PER_SECOND
@@ -109,7 +109,7 @@ def fleet(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     console = ConsoleProcess(workdir, broker.bootstrap, {
         "CONSOLE_AUTH_PUBLIC_KEYS": str(public), "CONSOLE_HEALTH_INTERVAL_S": str(INTERVAL_S),
         "CONSOLE_NO_SOUND_S": "2", "CONSOLE_REFRESH_S": "0.3"}).start()
-    from devkit.selenium_browser import headless_chromium
+    from devkit.browser import headless_chromium
 
     browser = headless_chromium(workdir)
     fleet = Fleet(workdir, broker, gateway, console, {}, files, token, browser, env,
