@@ -32,35 +32,18 @@ from confluent_kafka import Consumer, TopicPartition
 from devkit.broker import Broker
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
+from devkit.health_reports import sample_report
 from devkit.procstat import Watch, sample_total
 from edge_gateway.auth import DEVICE_AUDIENCE
 from edge_gateway.provisioning import issue_token, write_key_pair
 from ingress_common.fleet_records import HEALTH_TOPIC
-from ingress_common.health import HEALTH_PATH, MAX_RECENT_UTTERANCES, HealthReport, RecentUtterance
+from ingress_common.health import HEALTH_PATH
 
 RESULTS = Path(__file__).with_name("results")
 BATCH_FRAMING_BYTES = 61 + 12
 """A record batch's header, and one record's own framing (lengths, deltas): with
 linger.ms 0 each report is its own batch."""
 SENDERS = 8
-
-
-def simulated_report(device_id: str, rng: random.Random) -> HealthReport:
-    """A report as a busy device sends it: every field set, five recent utterances."""
-    now = time.time_ns() // 1_000_000
-    recent = tuple(RecentUtterance(f"{device_id}:k3x9q2m1z:{i}", "speech.audio.ingress",
-                                   rng.randrange(3), rng.randrange(10**7), 2400, now)
-                   for i in range(MAX_RECENT_UTTERANCES))
-    return HealthReport(
-        device_id=device_id, sent_at_ms=now, reason="interval", agent_version="0.1.0",
-        uptime_s=rng.uniform(1e3, 1e6), mic_open=True, capture_format="48000 Hz, 2 ch, S16_LE",
-        level_rms_dbfs=rng.uniform(-70, -30), level_peak_dbfs=rng.uniform(-30, -3),
-        clipped_ratio=0.0, noise_floor_dbfs=rng.uniform(-80, -50),
-        since_speech_s=rng.uniform(0, 600), since_delivery_s=rng.uniform(0, 600),
-        segments_sent=rng.randrange(10**5), segments_acked=rng.randrange(10**5),
-        segments_dropped=0, segments_quarantined=0, reconnects=rng.randrange(100),
-        thread_errors=0, spool_depth=0, spool_bytes=0, spool_oldest_age_s=0.0,
-        disk_free_bytes=rng.randrange(10**9, 10**10), settings_version=1, recent=recent)
 
 
 def load(url: str, tokens: dict[str, str], interval_s: float, seconds: float
@@ -79,7 +62,7 @@ def load(url: str, tokens: dict[str, str], interval_s: float, seconds: float
         rng = random.Random(index)
         for due, device in slots[index::SENDERS]:
             time.sleep(max(0.0, due - time.monotonic()))
-            body = simulated_report(device, rng).encode()
+            body = sample_report(device, rng).encode()
             start = time.monotonic()
             answer = session.post(url, data=body, timeout=10, headers={
                 "Authorization": f"Bearer {tokens[device]}", "Content-Type": "application/json"})

@@ -6,8 +6,10 @@ import threading
 import requests
 
 from devkit.gateway_process import GatewayProcess
+from devkit.health_reports import sample_report
 from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import RawWebSocket
+from ingress_common.health import HEALTH_PATH
 from tests.conftest import tone_pcm
 
 CLIENTS = 12
@@ -51,6 +53,12 @@ def test_twelve_clients_give_ten_streams_and_two_refusals(gateway: GatewayProces
 
         health = requests.get(f"{gateway.http_url}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["active_connections"] == 10
+        # A device's health report never takes an audio slot: accepted while all ten are busy.
+        report = requests.post(f"{gateway.http_url}{HEALTH_PATH}",
+                               data=sample_report("capacity-pi").encode(), timeout=5)
+        assert report.status_code == 200 and report.json()["accepted"] is True
+        assert requests.get(f"{gateway.http_url}/healthz", timeout=5).json()[
+            "active_connections"] == 10
 
         correlation_ids = []
         for ws in accepted:

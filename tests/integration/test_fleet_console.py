@@ -184,9 +184,11 @@ def test_a_frozen_broker_shows_the_backlog_growing_then_clearing(fleet: Fleet) -
         return list(fleet.console.devices(fleet.token)[device]["spool_depths"])
     cleared = wait_for(lambda: (h := history()) and h[-1][0] > thawed_ms and h[-1][1] == 0
                        and h, 30, "the backlog to clear")
-    during = [depth for at, depth in cleared if frozen_ms <= at <= thawed_ms + 500]
-    assert max(during) >= 2, f"no backlog grew while the broker was frozen: {cleared}"
-    assert during == sorted(during), "the backlog only grows while nothing is delivered"
+    # Reports are stamped by the gateway when they arrive, which needs no Kafka.
+    during = [depth for at, depth in cleared if frozen_ms <= at <= thawed_ms]
+    assert during, f"no report while the broker was frozen: {cleared}"
+    assert max(during) >= 2 and max(during) > during[0], \
+        f"no backlog grew while the broker was frozen: {cleared}"
 
 
 def test_a_hangover_change_in_the_page_reaches_the_next_segments(

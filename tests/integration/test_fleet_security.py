@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from devkit.broker import Broker
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
+from devkit.health_reports import sample_report
 from devkit.log_audit import remember_secret
 from devkit.ports import free_port
 from edge_gateway.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
@@ -46,15 +47,8 @@ class Secured:
                              headers=headers, timeout=10)
 
 
-def health_report(device_id: str, reason: str = "interval") -> HealthReport:
-    return HealthReport(device_id=device_id, sent_at_ms=time.time_ns() // 1_000_000,
-                        reason=reason, agent_version="test", uptime_s=1.0, mic_open=True,
-                        capture_format="16000 Hz, 1 ch, S16_LE", level_rms_dbfs=-50.0,
-                        level_peak_dbfs=-30.0, clipped_ratio=0.0, noise_floor_dbfs=-70.0,
-                        since_speech_s=None, since_delivery_s=None, segments_sent=0,
-                        segments_acked=0, segments_dropped=0, segments_quarantined=0,
-                        reconnects=0, thread_errors=0, spool_depth=0, spool_bytes=0,
-                        spool_oldest_age_s=0.0, disk_free_bytes=None, settings_version=0)
+def health_report(device_id: str) -> HealthReport:
+    return replace(sample_report(device_id), settings_version=0)
 
 
 @pytest.fixture(scope="module")
