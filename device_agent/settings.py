@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from device_agent.capture.channels import ChannelPolicy
@@ -22,7 +20,6 @@ from ingress_common.config import (
     log_level,
     one_of,
     positive,
-    read_toml,
 )
 
 _SEGMENTER = SegmenterConfig()
@@ -189,11 +186,7 @@ def check_remote(values: Mapping[str, str]) -> dict[str, Any]:
 
 def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                   config_file: str | None = None) -> AgentSettings:
-    env = os.environ if env is None else env
-    path = config_file or env.get("AGENT_CONFIG_FILE")
-    file_values = read_toml(Path(path), "AGENT_CONFIG_FILE") if path else {}
-    values = config.load(SETTINGS, file_values, env, cli or {}, "AGENT_CONFIG_FILE")
-    settings = AgentSettings(**values)
+    settings = AgentSettings(**config.load_sources(SETTINGS, "AGENT_CONFIG_FILE", cli, env, config_file))
     if settings.retry_cap_s < settings.retry_base_s:
         raise ConfigError("AGENT_RETRY_CAP_S", "must be at least AGENT_RETRY_BASE_S")
     return settings

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from edge_gateway.auth import OPERATOR_AUDIENCE
@@ -18,7 +16,6 @@ from ingress_common.config import (
     between,
     log_level,
     positive,
-    read_toml,
 )
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC
 
@@ -102,11 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                   config_file: str | None = None) -> ConsoleSettings:
-    env = os.environ if env is None else env
-    path = config_file or env.get("CONSOLE_CONFIG_FILE")
-    file_values = read_toml(Path(path), "CONSOLE_CONFIG_FILE") if path else {}
-    values = config.load(SETTINGS, file_values, env, cli or {}, "CONSOLE_CONFIG_FILE")
-    settings = ConsoleSettings(**values)
+    settings = ConsoleSettings(**config.load_sources(SETTINGS, "CONSOLE_CONFIG_FILE", cli, env, config_file))
     if not settings.auth_enabled and not _loopback(settings.host):
         raise ConfigError("CONSOLE_BIND", f"{settings.host} is not a loopback address, and "
                           "operator authentication is off: set CONSOLE_AUTH_PUBLIC_KEYS (the "

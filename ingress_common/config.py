@@ -7,6 +7,7 @@ A bad value raises `ConfigError` naming the setting.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -88,6 +89,16 @@ def read_toml(path: Path, file_setting: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(file_setting, f"cannot read {path}: {exc}") from None
+
+
+def load_sources(table: Sequence[Setting], file_setting: str, cli: Mapping[str, Any] | None,
+                 env: Mapping[str, str] | None, config_file: str | None) -> dict[str, Any]:
+    """Defaults < the TOML file (`config_file`, or the one `file_setting` names in the
+    environment) < the environment < `cli`: validated values by setting name."""
+    env = os.environ if env is None else env
+    path = config_file or env.get(file_setting)
+    file_values = read_toml(Path(path), file_setting) if path else {}
+    return load(table, file_values, env, cli or {}, file_setting)
 
 
 def load(table: Sequence[Setting], file_values: Mapping[str, Any], env: Mapping[str, str],
