@@ -124,7 +124,8 @@ class Agent:
                                    block_when_full=finite_source)
         self.segmenting = SegmentingThread(items, Segmenter(settings.segmenter), self.spool,
                                  segment_ids(settings.resolved_device_id),
-                                 settings.resolved_device_id, self.stats, self._capture_stop)
+                                 settings.resolved_device_id, self.stats, self._capture_stop,
+                                 settings.enhancement)
         uplink = SegmentConnection(settings.gateway_url, client_options(settings), self.spool)
         uplink.on_buffer_limit = self.segmenting.fit_segments
         self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
@@ -196,7 +197,7 @@ class Agent:
         settings = self.remote.offer(desired)
         if settings is None:
             return
-        self.segmenting.reconfigure(settings.segmenter)
+        self.segmenting.reconfigure(settings.segmenter, settings.enhancement)
         if settings.channel != self.settings.channel and self._source_for_channel is not None:
             self.capture.replace_source(self._source_for_channel(settings.channel_policy))
         self.settings = settings

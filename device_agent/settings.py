@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_agent.capture.channels import ChannelPolicy
+from device_agent.segmenting.enhancement import EnhancementConfig
 from device_agent.segmenting.segmenter import SegmenterConfig
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.spool.model import SpoolLimits
@@ -23,6 +24,7 @@ from ingress_common.config import (
 )
 
 _SEGMENTER = SegmenterConfig()
+_ENHANCEMENT = EnhancementConfig()
 _SPOOL = SpoolLimits()
 MAX_SEGMENT_S = 300.0
 """An upper bound for the setting; the gateway's announced buffer cuts segments shorter."""
@@ -43,6 +45,8 @@ class AgentSettings:
     hangover_s: float = _SEGMENTER.hangover_s
     preroll_s: float = _SEGMENTER.preroll_s
     max_segment_s: float = _SEGMENTER.max_s
+    noise_suppression: int = _ENHANCEMENT.noise_suppression
+    auto_gain_dbfs: int = _ENHANCEMENT.auto_gain_dbfs
     queue_s: float = 10.0
     spool_dir: str = ""
     spool_max_bytes: int = _SPOOL.max_bytes
@@ -67,6 +71,10 @@ class AgentSettings:
         detector = DetectorConfig(self.detector, self.threshold_dbfs, self.margin_db)
         return SegmenterConfig(self.mode, detector, self.start_s, self.hangover_s,
                                self.preroll_s, self.max_segment_s)
+
+    @property
+    def enhancement(self) -> EnhancementConfig:
+        return EnhancementConfig(self.noise_suppression, self.auto_gain_dbfs)
 
     @property
     def channel_policy(self) -> ChannelPolicy:
@@ -133,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest utterance; segments are also cut to the buffer the gateway announces "
             "in `connected` (1.4 MiB = 45.9 s by default).",
             float, between(1, MAX_SEGMENT_S)),
+    Setting("noise_suppression", "AGENT_NOISE_SUPPRESSION",
+            "WebRTC noise suppression before segmenting: 0 off, 1-4 (4 the strongest); the "
+            "ASR receives the enhanced audio (webrtc-noise-gain).", int, between(0, 4)),
+    Setting("auto_gain_dbfs", "AGENT_AUTO_GAIN_DBFS",
+            "WebRTC automatic gain: 0 off, else the target level in dB below full scale "
+            "(1-31).", int, between(0, 31)),
     Setting("queue_s", "AGENT_QUEUE_S", "Capture queue, in seconds of audio.", float,
             between(1, 120)),
     Setting("spool_dir", "AGENT_SPOOL_DIR",
@@ -167,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "start_s", "hangover_s",
-               "preroll_s", "max_segment_s", "channel")
+               "preroll_s", "max_segment_s", "channel", "noise_suppression", "auto_gain_dbfs")
 """The settings an operator may change remotely (edge-console). Never the gateway URL, the
 token, the CA or the source: a remote change cannot point a device elsewhere."""
 

@@ -14,6 +14,8 @@ DEVICE_ID = "device_id"
 SEGMENT_ID = "segment_id"
 CAPTURED_AT_MS = "captured_at_ms"
 CAPTURE_MONOTONIC_MS = "capture_monotonic_ms"
+FRONT_END = "front_end"
+"""What the device did to the audio (`ns=2;agc=3;vad=webrtc`), when it says."""
 AUDIO_INPUT_EVENT_AVRO = "application/vnd.speech.audio-input-event+avro"
 """The `content_type` of every audio record."""
 
@@ -25,6 +27,6 @@ def audio_headers(start: Start, correlation_id: str, audio_bytes: int,
                AUDIO_BYTES: str(audio_bytes), DURATION_MS: str(duration_ms)}
     optional = {DEVICE_ID: start.device_id, SEGMENT_ID: start.segment_id,
                 CAPTURED_AT_MS: start.captured_at_ms,
-                CAPTURE_MONOTONIC_MS: start.capture_monotonic_ms}
+                CAPTURE_MONOTONIC_MS: start.capture_monotonic_ms, FRONT_END: start.front_end}
     headers.update({k: str(v) for k, v in optional.items() if v is not None})
     return headers

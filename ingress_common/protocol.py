@@ -24,6 +24,7 @@ PROTOCOL_VERSION = 1
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")
+_FRONT_END_PATTERN = re.compile(r"^[a-z0-9=;._-]{1,64}$")
 _MAX_TEXT_MESSAGE_CHARS = 4096
 
 
@@ -42,6 +43,9 @@ class Start:
     """Wall-clock capture start, milliseconds since the Unix epoch."""
     capture_monotonic_ms: int | None = None
     """Device monotonic clock at capture start, milliseconds."""
+    front_end: str | None = None
+    """What the device did to the audio before sending it, e.g. `ns=2;agc=3;vad=webrtc`
+    (noise suppression and gain levels, the detector); recorded in the record's headers."""
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Start:
@@ -59,6 +63,7 @@ class Start:
             segment_id=_optional_text(message, "segment_id", _ID_PATTERN),
             captured_at_ms=_optional_int(message, "captured_at_ms"),
             capture_monotonic_ms=_optional_int(message, "capture_monotonic_ms"),
+            front_end=_optional_text(message, "front_end", _FRONT_END_PATTERN),
         )
 
     def message(self) -> dict[str, Any]:

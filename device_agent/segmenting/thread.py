@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from device_agent.capture.thread import Captured, Gap, Item, SourceEnded
+from device_agent.segmenting.enhancement import EnhancementConfig, Enhancer
 from device_agent.segmenting.levels import LevelMeter
 from device_agent.segmenting.segmenter import (
     Event,
@@ -30,7 +31,8 @@ QUEUE_POLL_S = 0.2
 class SegmentingThread(threading.Thread):
     def __init__(self, items: queue.Queue[Item], segmenter: Segmenter, spool: MemorySpool,
                  next_segment_id: Callable[[], tuple[str, int]], device_id: str,
-                 stats: AgentStats, stop: threading.Event) -> None:
+                 stats: AgentStats, stop: threading.Event,
+                 enhancement: EnhancementConfig | None = None) -> None:
         super().__init__(name="segmenting", daemon=True)
         self._items = items
         self._segmenter = segmenter
@@ -43,8 +45,13 @@ class SegmentingThread(threading.Thread):
         self._announced_max_bytes: int | None = None
         self._fitted_max_bytes: int | None = None
         self._new_config: SegmenterConfig | None = None
+        self._new_enhancement: EnhancementConfig | None = None
+        enhancement = enhancement or EnhancementConfig()
+        self._enhancer = Enhancer(enhancement) if enhancement.enabled else None
+        self._enhancement = enhancement
         self.source_ended = threading.Event()
         self.levels = LevelMeter()
+        """The input's level, measured before any enhancement (the microphone's health)."""
 
     @property
     def config(self) -> SegmenterConfig:
@@ -54,9 +61,20 @@ class SegmentingThread(threading.Thread):
     def noise_floor_dbfs(self) -> float:
         return self._segmenter.detector.floor_dbfs
 
-    def reconfigure(self, config: SegmenterConfig) -> None:
-        """Segment by `config` from the next item on; from any thread."""
+    @property
+    def front_end(self) -> str:
+        """What the audio went through, for the record's headers: `ns=2;agc=3;vad=webrtc`."""
+        enhancement = self._new_enhancement or self._enhancement
+        return (f"ns={enhancement.noise_suppression};agc={enhancement.auto_gain_dbfs};"
+                f"vad={self.config.detector.detector if self.config.mode == 'vad' else 'off'}")
+
+    def reconfigure(self, config: SegmenterConfig,
+                    enhancement: EnhancementConfig | None = None) -> None:
+        """Segment by `config` (and enhance by `enhancement`) from the next item on; from
+        any thread."""
         self._new_config = config
+        if enhancement is not None and enhancement != self._enhancement:
+            self._new_enhancement = enhancement
 
     def fit_segments(self, max_bytes: int) -> None:
         """Cut segments to fit `max_bytes` (the buffer the gateway announces); from any
@@ -91,9 +109,18 @@ class SegmentingThread(threading.Thread):
         if new_config is not None:
             self._segmenter.reconfigure(new_config)
             _LOGGER.info("segmenting settings applied", extra={"settings": str(new_config)})
+        enhancement, self._new_enhancement = self._new_enhancement, None
+        if enhancement is not None:
+            self._enhancement = enhancement
+            self._enhancer = Enhancer(enhancement) if enhancement.enabled else None
+            _LOGGER.info("enhancement applied", extra={"settings": str(enhancement)})
         if isinstance(item, Captured):
             self.levels.add(item.pcm)
-            self._apply(self._segmenter.push(item.pcm, item.stamp))
+            pcm, stamp = item.pcm, item.stamp
+            if self._enhancer is not None:
+                held = self._enhancer.pending_bytes  # from the previous chunk: earlier
+                pcm, stamp = self._enhancer.process(pcm), stamp.plus(-held / BYTES_PER_SECOND)
+            self._apply(self._segmenter.push(pcm, stamp))
         elif isinstance(item, Gap):
             self._apply(self._segmenter.gap())
         elif isinstance(item, SourceEnded):
@@ -127,7 +154,7 @@ class SegmentingThread(threading.Thread):
         meta = SegmentMeta(segment_id, seq, self._device_id,
                            captured_at_ms=event.stamp.wall_ns // 1_000_000,
                            capture_monotonic_ms=event.stamp.monotonic_ns // 1_000_000,
-                           created_wall_s=time.time())
+                           created_wall_s=time.time(), front_end=self.front_end)
         self._open = self._spool.open_segment(meta, event.pcm)
         self._stats.add(segments_started=1)
         self._stats.set(last_speech_monotonic=time.monotonic())

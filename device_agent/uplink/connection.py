@@ -89,7 +89,8 @@ class SegmentConnection:
         meta = segment.meta
         conversation.start(Start(device_id=meta.device_id, segment_id=meta.segment_id,
                                  captured_at_ms=meta.captured_at_ms,
-                                 capture_monotonic_ms=meta.capture_monotonic_ms))
+                                 capture_monotonic_ms=meta.capture_monotonic_ms,
+                                 front_end=meta.front_end or None))
         sent = 0
         while not (segment.complete and sent >= len(segment.pcm)):
             if stop.is_set() or not self._spool.contains(segment):
