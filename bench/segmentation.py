@@ -235,11 +235,11 @@ def p95(values: list[float]) -> float:
 
 
 SEGMENTERS: dict[str, DetectorConfig] = {
-    "today: energy + webrtcvad": DetectorConfig("webrtc"),
-    "energy + micro-vad": DetectorConfig("micro"),
-    "energy + silero": DetectorConfig("silero"),
-    "webrtcvad + background bar": DetectorConfig("webrtc", background_margin_db=6.0),
-    "micro-vad + background bar": DetectorConfig("micro", background_margin_db=6.0),
+    "before: energy + webrtcvad": DetectorConfig("webrtc", talker_hold_db=0.0),
+    "energy + micro-vad": DetectorConfig("micro", talker_hold_db=0.0),
+    "energy + silero": DetectorConfig("silero", talker_hold_db=0.0),
+    "new default: webrtcvad + talker hold 6 dB": DetectorConfig("webrtc", talker_hold_db=6.0),
+    "micro-vad + talker hold 6 dB": DetectorConfig("micro", talker_hold_db=6.0),
 }
 
 
@@ -247,14 +247,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--noise-minutes", type=float, default=10.0)
     parser.add_argument("--only", nargs="*", help="segmenters by name (default: all)")
-    parser.add_argument("--margin-db", type=float, help="background bar margin to try")
+    parser.add_argument("--hold-db", type=float, help="talker hold to try")
+    parser.add_argument("--conditions", nargs="*", help="e.g. babble television (default: all)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     chosen = {name: config for name, config in SEGMENTERS.items()
               if not args.only or name in args.only}
-    if args.margin_db is not None:
-        chosen = {name: (replace(c, background_margin_db=args.margin_db)
-                         if c.background_margin_db else c) for name, c in chosen.items()}
+    if args.hold_db is not None:
+        chosen = {name: (replace(c, talker_hold_db=args.hold_db) if c.talker_hold_db else c)
+                  for name, c in chosen.items()}
     segmenters: dict[str, Callable[[], object]] = {
         name: (lambda c=config: Segmenter(SegmenterConfig(detector=c)))
         for name, config in chosen.items()}
@@ -262,10 +263,12 @@ def main() -> int:
     phrases = [espeak(text, *VOICES[i % len(VOICES)]) for i, text in enumerate(PHRASES)]
     talkers = [espeak(text, *VOICES[(i + 1) % len(VOICES)]) for i, text in enumerate(PHRASES)]
     noise_seconds = args.noise_minutes * 60
-    beds = {"pink": sox_noise("pinknoise", noise_seconds, 1),
-            "brown": sox_noise("brownnoise", noise_seconds, 2),
-            "babble": babble(noise_seconds, talkers, 3),
-            "television": television(max(noise_seconds, 120), 4)}
+    bed_seconds = max(noise_seconds, 120.0)  # at least a whole stream of phrases
+    beds = {"pink": sox_noise("pinknoise", bed_seconds, 1),
+            "brown": sox_noise("brownnoise", bed_seconds, 2),
+            "babble": babble(bed_seconds, talkers, 3),
+            "television": television(bed_seconds, 4)}
+    beds = {k: v for k, v in beds.items() if not args.conditions or k in args.conditions}
     rows = []
     for kind, bed in beds.items():
         for snr in (20, 10, 5):
@@ -277,7 +280,7 @@ def main() -> int:
                 spans, _ = segments_of(make, pcm)
                 rows.append((f"{kind} {snr} dB", name, score(spans, truth)))
                 print(f"{kind} {snr} dB  {name}: {rows[-1][2]}", flush=True)
-    quiet, truth = build_stream(phrases, at_rms(beds["pink"], -75), -45, 7)
+    quiet, truth = build_stream(phrases, at_rms(sox_noise("pinknoise", 120, 1), -75), -45, 7)
     for name, make in segmenters.items():
         spans, _ = segments_of(make, pcm16(quiet))
         rows.append(("soft talker -45 dBFS, quiet room", name, score(spans, truth)))

@@ -43,6 +43,7 @@ class AgentSettings:
     detector: str = _SEGMENTER.detector.detector
     threshold_dbfs: float = _SEGMENTER.detector.threshold_dbfs
     margin_db: float = _SEGMENTER.detector.margin_db
+    talker_hold_db: float = _SEGMENTER.detector.talker_hold_db
     start_s: float = _SEGMENTER.start_s
     hangover_s: float = _SEGMENTER.hangover_s
     preroll_s: float = _SEGMENTER.preroll_s
@@ -70,7 +71,8 @@ class AgentSettings:
 
     @property
     def segmenter(self) -> SegmenterConfig:
-        detector = DetectorConfig(self.detector, self.threshold_dbfs, self.margin_db)
+        detector = DetectorConfig(self.detector, self.threshold_dbfs, self.margin_db,
+                                  talker_hold_db=self.talker_hold_db)
         return SegmenterConfig(self.mode, detector, self.start_s, self.hangover_s,
                                self.preroll_s, self.max_segment_s)
 
@@ -153,6 +155,10 @@ SETTINGS: tuple[Setting, ...] = (
             "noise floor) must lie above the room's usual score to start an utterance; in "
             "babble or a TV the bar rises by itself (docs/agent.md, Segmenting).",
             float, between(1, 40)),
+    Setting("talker_hold_db", "AGENT_TALKER_HOLD_DB",
+            "Inside an utterance, sound more than this many dB below the talker's own level "
+            "does not hold it open, so a TV or a radio cannot run phrases together; 0 turns "
+            "the rule off.", float, between(0, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
@@ -203,7 +209,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "start_s", "hangover_s",
+REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "talker_hold_db", "start_s", "hangover_s",
                "preroll_s", "max_segment_s", "channel", "noise_suppression", "auto_gain_dbfs")
 """The settings an operator may change remotely (edge-console). Never the gateway URL, the
 token, the CA or the source: a remote change cannot point a device elsewhere."""

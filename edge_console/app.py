@@ -117,6 +117,15 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
                             secure=request.is_secure, max_age=12 * 3600)
         return response
 
+    @app.get("/api/remote-settings")
+    def remote_settings() -> Response:
+        """The settings an operator may change, with the agent's own help text."""
+        from device_agent.settings import REMOTE_KEYS, SETTINGS
+
+        by_name = {s.name: s for s in SETTINGS}
+        return jsonify(settings=[{"name": name, "env": by_name[name].env,
+                                  "help": by_name[name].help} for name in REMOTE_KEYS])
+
     @app.get("/api/devices")
     def devices() -> Response:
         return jsonify(devices=state.fleet.views(now_ms()), refresh_s=state.settings.refresh_s,

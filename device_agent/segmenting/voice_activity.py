@@ -22,10 +22,10 @@ to call the window speech: it keeps short bursts of machine noise out (webrtcvad
 windows the energy passes; the neural models see every window, since they carry state from
 one to the next.
 
-With `background_margin_db` set, background speech (a TV, a radio, babble:
-`background_speech.py`) raises the bar on the window's own level: the near talker must be
-that much louder than the background speech heard lately to start an utterance, and half
-that to keep it going, so the background alone cannot hold a segment open.
+With `talker_hold_db` set, an open utterance is held only by windows within that many dB
+of its own talker's level (the 75th percentile of its speech windows, starting from the
+stretch that opened it): a television or a radio 10 dB below the near talker cannot hold a
+segment open after the talker stops, so phrases are not run together through it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device_agent.segmenting.background_speech import BackgroundSpeech
 from device_agent.segmenting.speech_models import load_model
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
@@ -59,6 +58,10 @@ CENTER_PCT, SPREAD_PCT, SPREAD_FACTOR = 25, 5, 2.0
 """The room's score: center = 25th percentile, spread = center - 5th percentile; the bar is
 max(margin_db, 2 x spread) above the center (bench/segmentation.py chose these)."""
 SILENT_DBFS = -100.0
+TALKER_ONSET_WINDOWS = 25
+"""The speech windows just before an utterance opens give its talker's first level."""
+TALKER_WINDOWS = 100
+TALKER_PERCENTILE = 75
 
 _FREQS = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
 _BAND = np.logical_and(BAND_HZ[0] <= _FREQS, BAND_HZ[1] >= _FREQS)
@@ -79,8 +82,10 @@ class DetectorConfig:
     webrtc_aggressiveness: int = 2
     model_threshold: float = 0.5
     """A neural model's probability at or above which a window is speech."""
-    background_margin_db: float = 0.0
-    """How much louder than the background speech the near talker must be (0: no rule)."""
+    talker_hold_db: float = 6.0
+    """Inside an utterance, a window more than this below the talker's own level does not
+    hold it open (0: no rule): a TV or a radio cannot keep a segment going. 6 dB was chosen
+    by bench.segmentation (docs/benchmarks.md, issue 26)."""
 
 
 class NoiseFloor:
@@ -117,7 +122,9 @@ class VoiceDetector:
         self._spread = 0.0
         self._since_update = 0
         self._model = load_model(config.detector, config.webrtc_aggressiveness)
-        self.background = BackgroundSpeech() if config.background_margin_db > 0 else None
+        self._recent_speech: deque[float] = deque(maxlen=TALKER_ONSET_WINDOWS)
+        self._talker: deque[float] = deque(maxlen=TALKER_WINDOWS)
+        self._was_holding = False
 
     @property
     def floor_dbfs(self) -> float:
@@ -156,11 +163,21 @@ class VoiceDetector:
         speechlike = model is None or ((kind != NOISE or model.stateful)
                                        and model.probability(window) >= self.config.model_threshold)
         if not speechlike:
-            kind = NOISE
-        if self.background is not None:
-            self.background.observe(level, speechlike and audible, holding)
-            bar = self.background.bar_db()
-            margin = self.config.background_margin_db
-            if bar is not None and level < bar + (margin / 2 if holding else margin):
-                return NOISE
+            # webrtcvad vetoes outright (as it always has); a neural model lags the onset
+            # by a window or two, so it only vetoes starting: the walk-back keeps the onset
+            kind = NOISE if model is None or not model.stateful else min(kind, WEAK)
+        return self._near_talker(kind, level, holding)
+
+    def _near_talker(self, kind: int, level: float, holding: bool) -> int:
+        """The talker hold (off unless `talker_hold_db` is set): inside an utterance, a
+        window far below its talker's level is background, whatever else it is."""
+        if holding and not self._was_holding:  # an utterance opened: its talker's level
+            self._talker = deque(self._recent_speech, maxlen=TALKER_WINDOWS)
+        self._was_holding = holding
+        hold = self.config.talker_hold_db
+        if (holding and hold > 0 and self._talker
+                and level < float(np.percentile(self._talker, TALKER_PERCENTILE)) - hold):
+            return NOISE
+        if kind == SPEECH:
+            (self._talker if holding else self._recent_speech).append(level)
         return kind

@@ -1,10 +1,6 @@
 "use strict";
 // The fleet console page: polls /api/devices, draws the table, and edits one device.
-const SETTINGS = [
-  ["detector", "energy or webrtc"], ["threshold_dbfs", "-90 … 0"], ["margin_db", "1 … 40"],
-  ["start_s", "0.02 … 5"], ["hangover_s", "0.02 … 10"], ["preroll_s", "0 … 5"],
-  ["max_segment_s", "1 … 300"], ["channel", "auto, mix or 1, 2, …"],
-];
+let SETTINGS = [];  // [{name, env, help}]: the agent's remote allowlist, from the console
 const $ = (id) => document.getElementById(id);
 let selected = null;
 let shownUtterances = "";
@@ -17,14 +13,15 @@ function text(tag, content, cls) {
   return el;
 }
 
-function sparkline(levels) {
+// points: [[time, value], ...]; scale(value) maps a value to 0..1.
+function sparkline(points, scale) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "spark");
   svg.setAttribute("viewBox", "0 0 120 24");
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  const step = levels.length > 1 ? 120 / (levels.length - 1) : 0;
-  line.setAttribute("points", levels.map(([, db], i) =>
-    `${(i * step).toFixed(1)},${(24 - Math.max(0, Math.min(1, (db + 120) / 120)) * 24).toFixed(1)}`).join(" "));
+  const step = points.length > 1 ? 120 / (points.length - 1) : 0;
+  line.setAttribute("points", points.map(([, v], i) =>
+    `${(i * step).toFixed(1)},${(24 - Math.max(0, Math.min(1, scale(v))) * 24).toFixed(1)}`).join(" "));
   svg.appendChild(line);
   return svg;
 }
@@ -43,10 +40,13 @@ function row(device) {
   }
   tr.appendChild(alerts);
   const level = text("td", device.report ? `${device.report.level_rms_dbfs.toFixed(0)} ` : "–", "level");
-  level.appendChild(sparkline(device.levels));
+  level.appendChild(sparkline(device.levels, (db) => (db + 120) / 120));
   tr.appendChild(level);
-  tr.appendChild(text("td", device.report ?
-    `${device.report.spool_depth} (oldest ${device.report.spool_oldest_age_s.toFixed(0)} s)` : "–", "spool"));
+  const spool = text("td", device.report ?
+    `${device.report.spool_depth} (oldest ${device.report.spool_oldest_age_s.toFixed(0)} s) ` : "–", "spool");
+  const deepest = Math.max(1, ...device.spool_depths.map(([, d]) => d));
+  spool.appendChild(sparkline(device.spool_depths, (d) => d / deepest));
+  tr.appendChild(spool);
   const s = device.settings;
   tr.appendChild(text("td", `v${s.desired_version} / v${s.applied_version}`, "settings-versions"));
   tr.appendChild(text("td", device.last_report_age_s === null ? "never" : `${device.last_report_age_s} s ago`, "age"));
@@ -57,11 +57,12 @@ function row(device) {
 function fillForm(device) {
   const fields = $("settings-fields");
   fields.replaceChildren();
-  for (const [name, hint] of SETTINGS) {
+  for (const { name, help } of SETTINGS) {
     const label = text("label", name);
+    label.title = help;
     const input = document.createElement("input");
     input.name = name;
-    input.placeholder = hint;
+    input.placeholder = "the device's own";
     input.value = device.settings.desired[name] ?? "";
     label.appendChild(input);
     fields.appendChild(label);
@@ -170,6 +171,10 @@ $("settings-form").addEventListener("submit", async (event) => {
 });
 
 async function loop() {
+  if (!SETTINGS.length) {
+    const response = await fetch("api/remote-settings", { credentials: "same-origin" });
+    if (response.ok) SETTINGS = (await response.json()).settings;
+  }
   await refresh();
   setTimeout(loop, refreshMs);
 }
