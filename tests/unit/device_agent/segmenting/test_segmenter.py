@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from device_agent.segmenting.segmenter import (
     SegmentExtended,
     SegmentStarted,
 )
+from device_agent.segmenting.voice_activity import DetectorConfig
 from devkit.signals import speech_like_pcm
 
 BPS = 32000  # bytes per second
@@ -37,7 +39,9 @@ def run(segmenter: Segmenter, pcm: bytes, chunk: int = 640 * 5) -> list[tuple[in
 def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> None:
     speech1, speech2 = speech_like_pcm(1.0, seed=1), speech_like_pcm(2.0, seed=2)
     signal = silence_pcm(1.0) + speech1 + silence_pcm(1.5) + speech2 + silence_pcm(1.0)
-    segments = run(Segmenter(SegmenterConfig()), signal)
+    # the talker hold off: the hangover counts from the last sound, however soft
+    no_hold = SegmenterConfig(detector=DetectorConfig(talker_hold_db=0.0))
+    segments = run(Segmenter(no_hold), signal)
     assert len(segments) == 2
     for (start, pcm, reason), (onset, length) in zip(
             segments, [(1.0, 1.0), (3.5, 2.0)], strict=True):
@@ -46,6 +50,27 @@ def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> N
         assert start / BPS == pytest.approx(onset - 0.12, abs=0.03)  # 0.12 s pre-roll
         end = (start + len(pcm)) / BPS
         assert end == pytest.approx(onset + length + 0.3, abs=0.05)  # 0.3 s hangover
+
+
+def quieter(pcm: bytes, db: float) -> bytes:
+    samples = np.frombuffer(pcm, "<i2").astype(np.float64) * 10 ** (-db / 20)
+    return samples.astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize(("hold_db", "ends_after_near_talker"), [(6.0, True), (0.0, False)])
+def test_a_quieter_talker_does_not_hold_an_utterance_open(hold_db: float,
+                                                          ends_after_near_talker: bool) -> None:
+    """A near talker for 1.5 s, then only a background talker 12 dB lower, going on."""
+    near = speech_like_pcm(1.5, seed=5)
+    background = quieter(speech_like_pcm(6.0, seed=6), 12.0)
+    signal = silence_pcm(1.0) + near + background + silence_pcm(1.0)
+    config = SegmenterConfig(detector=DetectorConfig("energy", talker_hold_db=hold_db))
+    segments = run(Segmenter(config), signal)
+    first_end = (segments[0][0] + len(segments[0][1])) / BPS
+    if ends_after_near_talker:
+        assert first_end == pytest.approx(1.0 + 1.5 + 0.3, abs=0.15)
+    else:
+        assert first_end > 1.0 + 1.5 + 3.0  # the background held it open
 
 
 def test_a_blip_shorter_than_the_start_time_is_not_an_utterance() -> None:
