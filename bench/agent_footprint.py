@@ -7,7 +7,9 @@ all work as on a device. Samples /proc of the agent only. Two microphones, in on
 - a 48 kHz stereo S16_LE ALSA device through real libasound (devkit's fixed-format ioplug
   plugin), so the agent runs soxr (48 → 16 kHz) and the auto channel picker as on a USB
   microphone that offers only 48 kHz stereo.
-Both with the default detector (energy + webrtcvad).
+Each with the default configuration and with the speech front end's options (issue 26):
+the energy detector alone, noise suppression and gain (webrtc-noise-gain), the pymicro-vad
+model; configurations interleaved within each run, so all see the same machine.
 
     .venv/bin/python -m bench.agent_footprint --seconds 60 --runs 3
 """
@@ -75,10 +77,21 @@ def main() -> int:
     raw = workdir / "mic48.raw"
     raw.write_bytes(encode_frames(np.stack([stereo48, stereo48], axis=1), "S16_LE"))
     env = alsa_env(workdir / "home", [FixtureDevice("mic48", raw, 48000, 2)])
+    wav16 = (f"wav-paced:{mic}", {}, None)
+    alsa48 = ("alsa:mic48", {"HOME": env["HOME"]}, audio_s + 1.0)
+    enhanced = {"AGENT_NOISE_SUPPRESSION": "2", "AGENT_AUTO_GAIN_DBFS": "3"}
+    micro = {"AGENT_DETECTOR": "micro"}
+
+    def configured(mic_: tuple[str, dict[str, str], float | None],
+                   settings: dict[str, str]) -> tuple[str, dict[str, str], float | None]:
+        return mic_[0], {**mic_[1], **settings}, mic_[2]
     mics = {
-        "16 kHz mono WAV (no conversion)": (f"wav-paced:{mic}", {}, None),
-        "ALSA 48 kHz stereo (soxr + auto channel)": ("alsa:mic48", {"HOME": env["HOME"]},
-                                                     audio_s + 1.0),
+        "16 kHz mono, default": wav16,
+        "16 kHz mono, energy only": configured(wav16, {"AGENT_DETECTOR": "energy"}),
+        "16 kHz mono, + ns 2 agc 3": configured(wav16, enhanced),
+        "16 kHz mono, + micro-vad": configured(wav16, micro),
+        "48 kHz stereo, default": alsa48,
+        "48 kHz stereo, + ns 2 agc 3 + micro-vad": configured(alsa48, {**enhanced, **micro}),
     }
     broker = Broker(workdir).start()
     gateway: GatewayProcess | None = None

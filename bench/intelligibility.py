@@ -8,7 +8,9 @@ noise, 8-talker babble and a television, at 20, 10 and 5 dB SNR. Each stream goe
 the agent's own front end, as `SegmentingThread` runs it: `Enhancer` (webrtc-noise-gain at
 the level under test) in 100 ms chunks, then the default `Segmenter`. The delivered audio of
 a phrase is the segment that holds it, which is byte for byte what the agent spools and the
-gateway publishes. A phrase no segment holds scores 0 (the ASR gets nothing). STOI (pystoi,
+gateway publishes. Reported: the median STOI over the phrases delivered whole, and how many
+were (a phrase missed, clipped or run together with another is the segmenter's failure, not
+the enhancement's, but enhancement can cause it). STOI (pystoi,
 16 kHz, the phrase's span plus 50 ms each side, aligned by cross-correlation within 30 ms).
 Also the soft talker's (-45 dBFS, quiet room) delivered active level with gain off and on.
 """
@@ -102,11 +104,15 @@ def stoi_of(clean: np.ndarray, delivered: np.ndarray) -> float:
 
 def phrase_scores(clean_stream: np.ndarray, delivered: np.ndarray,
                   spans: list[tuple[int, int]], truths: list[tuple[int, int]]) -> list[float]:
+    """STOI of each phrase delivered whole (one segment holds it, and no other phrase)."""
     scores = []
     for first, last in truths:
-        held = any(s <= first and e >= last for s, e in spans)
-        lo, hi = max(0, first - PAD), last + PAD
-        scores.append(stoi_of(clean_stream[lo:hi], delivered[lo:hi]) if held else 0.0)
+        holders = [(s, e) for s, e in spans if s <= first and e >= last]
+        alone = holders and sum(1 for f, la in truths if f < holders[0][1]
+                                and la > holders[0][0]) == 1
+        if alone:
+            lo, hi = max(0, first - PAD), last + PAD
+            scores.append(stoi_of(clean_stream[lo:hi], delivered[lo:hi]))
     return scores
 
 
@@ -120,7 +126,7 @@ def main() -> int:
     seconds = 120.0
     beds = {"pink": sox_noise("pinknoise", seconds, 1), "brown": sox_noise("brownnoise", seconds, 2),
             "babble": babble(seconds, talkers, 3), "television": television(seconds, 4)}
-    rows: list[tuple[str, dict[str, float]]] = []
+    rows: list[tuple[str, dict[str, tuple[float, int]]]] = []
     for kind, bed in beds.items():
         for snr in (20, 10, 5):
             level = SPEECH_DBFS - snr
@@ -131,7 +137,9 @@ def main() -> int:
             medians = {}
             for name, config in LEVELS.items():
                 delivered, spans = deliver(pcm16(stream), config)
-                medians[name] = statistics.median(phrase_scores(clean, delivered, spans, truths))
+                scores = phrase_scores(clean, delivered, spans, truths)
+                medians[name] = (statistics.median(scores) if scores else float("nan"),
+                                 len(scores))
             rows.append((f"{kind} {snr} dB", medians))
             print(rows[-1], flush=True)
     quiet, truth = build_stream(phrases, at_rms(sox_noise("pinknoise", seconds, 1), -75), -45, 7)
@@ -141,9 +149,11 @@ def main() -> int:
         levels = [20 * np.log10(speech_bounds(delivered[u.start:u.end])[2] + 1e-12)
                   for u in truth if any(s <= u.start and e >= u.end for s, e in spans)]
         soft[name] = (statistics.median(levels) if levels else float("nan"), len(levels))
-    lines = ["| condition | " + " | ".join(LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
+    lines = ["Median STOI over the phrases delivered whole (how many of 16 were).", "",
+             "| condition | " + " | ".join(LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
     for condition, medians in rows:
-        lines.append(f"| {condition} | " + " | ".join(f"{medians[n]:.3f}" for n in LEVELS) + " |")
+        lines.append(f"| {condition} | " + " | ".join(f"{medians[n][0]:.3f} ({medians[n][1]})"
+                                                     for n in LEVELS) + " |")
     lines += ["", "Soft talker (-45 dBFS active level, quiet room): delivered active level, "
               "median over the phrases delivered whole.", "", "| enhancement | level | phrases |",
               "|---|---|---|"]

@@ -9,7 +9,6 @@ folded back into the band as ALSA's `plug` linear converter does) → S16_LE.
 from __future__ import annotations
 
 import numpy as np
-import soxr
 
 from device_agent.capture.channels import ChannelPicker, ChannelPolicy
 from device_agent.capture.formats import FrameAligner, PcmFormat, decode_samples, encode_pcm16
@@ -25,9 +24,12 @@ class Converter:
         self.picker = ChannelPicker(policy or ChannelPolicy("auto"), fmt.channels, fmt.rate_hz)
         self._aligner = FrameAligner(fmt.frame_bytes)
         self._passthrough = fmt.is_wire_format
-        self._resampler = (None if fmt.rate_hz == SAMPLE_RATE_HZ else
-                           soxr.ResampleStream(fmt.rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32",
-                                               quality=RESAMPLER_QUALITY))
+        self._resampler = None
+        if fmt.rate_hz != SAMPLE_RATE_HZ:
+            import soxr  # only a device that needs resampling pays for it
+
+            self._resampler = soxr.ResampleStream(fmt.rate_hz, SAMPLE_RATE_HZ, 1,
+                                                  dtype="float32", quality=RESAMPLER_QUALITY)
 
     def describe(self) -> str:
         steps = [str(self.fmt)]
