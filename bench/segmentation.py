@@ -238,8 +238,8 @@ SEGMENTERS: dict[str, DetectorConfig] = {
     "before: energy + webrtcvad": DetectorConfig("webrtc", talker_hold_db=0.0),
     "energy + micro-vad": DetectorConfig("micro", talker_hold_db=0.0),
     "energy + silero": DetectorConfig("silero", talker_hold_db=0.0),
-    "new default: webrtcvad + talker hold 6 dB": DetectorConfig("webrtc", talker_hold_db=6.0),
-    "micro-vad + talker hold 6 dB": DetectorConfig("micro", talker_hold_db=6.0),
+    "new default: webrtcvad + talker hold 8 dB": DetectorConfig("webrtc", talker_hold_db=8.0),
+    "micro-vad + talker hold 8 dB": DetectorConfig("micro", talker_hold_db=8.0),
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from device_agent.capture.source import Stamp
 from device_agent.segmenting.voice_activity import (
+    BACKGROUND,
     NOISE,
     SPEECH,
     WEAK,
@@ -95,7 +96,7 @@ class Segmenter:
         self._position = 0
         self._in_segment = False
         self._segment_bytes = 0
-        self._silent_run = 0
+        self._silent_run = 0.0
 
     def reconfigure(self, config: SegmenterConfig) -> None:
         """Run with `config` from the next window on (remote settings apply live). The
@@ -187,7 +188,10 @@ class Segmenter:
             return self._listen(window)
         events: list[Event] = [SegmentExtended(window.pcm)]
         self._segment_bytes += len(window.pcm)
-        self._silent_run = 0 if window.voiced else self._silent_run + 1
+        # background under the talker (the talker hold) counts half: it ends an utterance
+        # after twice the hangover, so a soft word must be long to split a phrase
+        self._silent_run = 0 if window.voiced else \
+            self._silent_run + (0.5 if window.kind == BACKGROUND else 1)
         if self._silent_run >= self._hangover_windows:
             events += self._end("silence")
         elif self._segment_bytes >= self._max_bytes:

@@ -22,10 +22,13 @@ to call the window speech: it keeps short bursts of machine noise out (webrtcvad
 windows the energy passes; the neural models see every window, since they carry state from
 one to the next.
 
-With `talker_hold_db` set, an open utterance is held only by windows within that many dB
-of its own talker's level (the 75th percentile of its speech windows, starting from the
-stretch that opened it): a television or a radio 10 dB below the near talker cannot hold a
-segment open after the talker stops, so phrases are not run together through it.
+With `talker_hold_db` set, a television or a radio below the near talker cannot hold an
+utterance open after the talker stops, so phrases are not run together through it: inside
+an utterance, a sounding window more than `talker_hold_db` below the talker's own level
+(the 75th percentile of the utterance's speech windows, starting from the stretch that
+opened it) is BACKGROUND. It does not hold the utterance, and it counts half toward the
+hangover: a television ends it after twice the hangover, silence after the hangover, and a
+soft word inside a phrase must last that long to split it.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - FLOOR_PERCENTILE))
 its mean."""
 HOLD_FACTOR = 0.6
 """Inside an utterance (and to extend its onset backwards) 60 % of the bar is enough."""
-NOISE, WEAK, SPEECH = 0, 1, 2
+BACKGROUND, NOISE, WEAK, SPEECH = -1, 0, 1, 2
+"""BACKGROUND: sound far below the talker inside an utterance (the talker hold)."""
 CENTER_PCT, SPREAD_PCT, SPREAD_FACTOR = 25, 5, 2.0
 """The room's score: center = 25th percentile, spread = center - 5th percentile; the bar is
 max(margin_db, 2 x spread) above the center (bench/segmentation.py chose these)."""
@@ -82,10 +86,11 @@ class DetectorConfig:
     webrtc_aggressiveness: int = 2
     model_threshold: float = 0.5
     """A neural model's probability at or above which a window is speech."""
-    talker_hold_db: float = 6.0
+    talker_hold_db: float = 8.0
     """Inside an utterance, a window more than this below the talker's own level does not
-    hold it open (0: no rule): a TV or a radio cannot keep a segment going. 6 dB was chosen
-    by bench.segmentation (docs/benchmarks.md, issue 26)."""
+    hold it open (0: no rule): a TV or a radio cannot keep a segment going. 8 dB was chosen
+    by bench.segmentation: 6 dB split some phrases in steady noise (docs/benchmarks.md,
+    issue 26)."""
 
 
 class NoiseFloor:
@@ -169,15 +174,16 @@ class VoiceDetector:
         return self._near_talker(kind, level, holding)
 
     def _near_talker(self, kind: int, level: float, holding: bool) -> int:
-        """The talker hold (off unless `talker_hold_db` is set): inside an utterance, a
-        window far below its talker's level is background, whatever else it is."""
+        """The talker hold (off unless `talker_hold_db` is set)."""
+        hold = self.config.talker_hold_db
+        if hold <= 0:
+            return kind
         if holding and not self._was_holding:  # an utterance opened: its talker's level
             self._talker = deque(self._recent_speech, maxlen=TALKER_WINDOWS)
         self._was_holding = holding
-        hold = self.config.talker_hold_db
-        if (holding and hold > 0 and self._talker
+        if (holding and kind != NOISE and self._talker
                 and level < float(np.percentile(self._talker, TALKER_PERCENTILE)) - hold):
-            return NOISE
+            return BACKGROUND
         if kind == SPEECH:
             (self._talker if holding else self._recent_speech).append(level)
         return kind

@@ -1,8 +1,9 @@
 """Issue 26: a television under the near talker does not run phrases together.
 
 The real agent captures from devkit's ALSA test microphone (real libasound): three spoken
-requests 1.5 s apart, with a television talking 10 dB below them without a pause, through
-the gaps too. The records read back from Kafka are one per phrase. With the talker hold off
+requests 1.5 s apart, with a television talking without a pause under them and through
+the gaps too, 12 dB below them. The records read back from Kafka are one per phrase (a
+record may begin with the television: it speaks first). With the talker hold off
 (`AGENT_TALKER_HOLD_DB=0`, the detector before issue 26) the television holds the segment
 open across the gaps and the phrases arrive run together: the rule is what separates them.
 """
@@ -44,13 +45,13 @@ def near_talker_over_television() -> tuple[bytes, list[float]]:
     gap = np.zeros(int(GAP_S * SAMPLE_RATE_HZ))
     phrases = [at_level(spoken_pcm(text), -26) for text in REQUESTS]
     near = np.concatenate([gap, *(np.concatenate([p, gap]) for p in phrases), gap, gap])
-    tv = at_level(spoken_pcm(TELEVISION, voice="en-us+m7", words_per_minute=175), -36)
+    tv = at_level(spoken_pcm(TELEVISION, voice="en-us+m7", words_per_minute=175), -38)
     tv = np.tile(tv, int(np.ceil(len(near) / len(tv))))[: len(near)]
     mixed = np.clip(near + tv, -32768, 32767).astype("<i2").tobytes()
     return mixed, [len(p) / SAMPLE_RATE_HZ for p in phrases]
 
 
-@pytest.mark.parametrize(("hold_db", "separated"), [("6", True), ("0", False)])
+@pytest.mark.parametrize(("hold_db", "separated"), [("8", True), ("0", False)])
 def test_phrases_over_a_television_arrive_one_record_each(
         gateway: GatewayProcess, reader: KafkaReader, tmp_path: Path, hold_db: str,
         separated: bool) -> None:
@@ -68,8 +69,10 @@ def test_phrases_over_a_television_arrive_one_record_each(
     finally:
         agent.stop()
     durations = sorted(len(r.pcm) / BYTES_PER_SECOND for r in records)
+    # a record holding two phrases is at least as long as the two shortest and a gap
+    two_phrases = sum(sorted(lengths)[:2]) + GAP_S
     if separated:
         assert len(records) == len(REQUESTS), durations
-        assert all(d < max(lengths) + GAP_S for d in durations), (durations, lengths)
+        assert max(durations) < two_phrases, (durations, lengths)
     else:
-        assert len(records) < len(REQUESTS) or max(durations) > max(lengths) + GAP_S, durations
+        assert len(records) < len(REQUESTS) or max(durations) >= two_phrases, durations
