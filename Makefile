@@ -21,7 +21,7 @@ lint: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
 
-bench: $(VENV)/.installed   # about 40 minutes: gateway scenarios and profile, agent footprint, send, receipts at fleet scale, 10-minute soak
+bench: $(VENV)/.installed   # about an hour: gateway scenarios and profile, agent footprint, send, receipts at fleet scale, 10-minute soak
 	$(PY) -m bench.gateway_bench
 	$(PY) -m bench.gateway_profile
 	$(PY) -m bench.receive_floor
@@ -29,6 +29,8 @@ bench: $(VENV)/.installed   # about 40 minutes: gateway scenarios and profile, a
 	$(PY) -m bench.utterance_syscalls
 	$(PY) -m bench.idle_cpu
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
+	$(PY) -m bench.segmentation
+	$(PY) -m bench.intelligibility
 	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	$(PY) -m bench.send_file --minutes 10 82 120 --runs 3
 	$(PY) -m bench.receipt_fleet --devices 1000 --hours 24 --runs 2
