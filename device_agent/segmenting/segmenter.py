@@ -29,6 +29,8 @@ from device_agent.segmenting.voice_activity import (
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
+BACKGROUND_GRACE_S = 0.2
+"""Sound far below the talker holds an utterance this long after the talker was last heard."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
 """Share of voiced windows in the last start_s that starts an utterance."""
@@ -96,7 +98,9 @@ class Segmenter:
         self._position = 0
         self._in_segment = False
         self._segment_bytes = 0
-        self._silent_run = 0.0
+        self._silent_run = 0
+        self._background_run = 0
+        self._background_grace_windows = round(BACKGROUND_GRACE_S / WINDOW_S)
 
     def reconfigure(self, config: SegmenterConfig) -> None:
         """Run with `config` from the next window on (remote settings apply live). The
@@ -188,10 +192,17 @@ class Segmenter:
             return self._listen(window)
         events: list[Event] = [SegmentExtended(window.pcm)]
         self._segment_bytes += len(window.pcm)
-        # background under the talker (the talker hold) counts half: it ends an utterance
-        # after twice the hangover, so a soft word must be long to split a phrase
-        self._silent_run = 0 if window.voiced else \
-            self._silent_run + (0.5 if window.kind == BACKGROUND else 1)
+        if window.voiced:
+            self._silent_run, self._background_run = 0, 0
+        elif window.kind == BACKGROUND:
+            # far below the talker (the talker hold): the first BACKGROUND_GRACE_S of it
+            # since the talker was last heard holds like soft speech (a word's soft tail);
+            # beyond that it is silence, so a television cannot hold the utterance open
+            self._background_run += 1
+            grace = self._background_run <= self._background_grace_windows
+            self._silent_run = 0 if grace else self._silent_run + 1
+        else:
+            self._silent_run += 1
         if self._silent_run >= self._hangover_windows:
             events += self._end("silence")
         elif self._segment_bytes >= self._max_bytes:

@@ -26,9 +26,9 @@ With `talker_hold_db` set, a television or a radio below the near talker cannot 
 utterance open after the talker stops, so phrases are not run together through it: inside
 an utterance, a sounding window more than `talker_hold_db` below the talker's own level
 (the 75th percentile of the utterance's speech windows, starting from the stretch that
-opened it) is BACKGROUND. It does not hold the utterance, and it counts half toward the
-hangover: a television ends it after twice the hangover, silence after the hangover, and a
-soft word inside a phrase must last that long to split it.
+opened it) is BACKGROUND. For 0.2 s after the talker was last heard it holds the utterance
+as soft speech always did (a word's soft tail); beyond that it counts as silence toward
+the hangover, so a television ends the utterance at most 0.2 s later than silence would.
 """
 
 from __future__ import annotations

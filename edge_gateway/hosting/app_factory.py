@@ -64,7 +64,7 @@ def build_app(settings: GatewaySettings,
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
         _LOGGER.warning("receipts not read at start-up; /readyz reports it")
-    app = create_app(settings, kafka, receipts, build_health_intake(settings, kafka),
+    app = create_app(settings, kafka, receipts, build_health_intake(settings, kafka, kafka_ready),
                      register_schema(settings))
     # No reader thread: frames are read and parsed in the connection's own thread. Set here,
     # by the hosting, so that the app never imports the hosting (one direction).
@@ -72,7 +72,8 @@ def build_app(settings: GatewaySettings,
     return app
 
 
-def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher) -> HealthIntake:
+def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher,
+                        wait_ready: bool = True) -> HealthIntake:
     """The health reports' way in, and the follower of the settings topic behind it (both
     topics created, compacted, when missing)."""
     def prepare() -> None:
@@ -85,6 +86,10 @@ def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher) -> Hea
         follower_config(settings.kafka_bootstrap_servers, settings.kafka_config),
         settings.settings_topic, settings.max_devices, settings.device_idle_s, prepare)
     follower.start()
+    # Ready before serving, like the receipts (not when Kafka is away: /readyz says why).
+    if wait_ready and not follower.ready.wait(settings.kafka_startup_timeout_s):
+        _LOGGER.warning("settings topic %s not read at start-up; devices get their settings "
+                        "once it is", settings.settings_topic)
     rate = ReportRate(settings.health_min_interval_s, settings.health_burst, settings.max_devices)
     return HealthIntake(kafka, settings.health_topic, settings.resolved_gateway_id, rate,
                         follower)

@@ -2,7 +2,7 @@
 
 The real agent captures from devkit's ALSA test microphone (real libasound): three spoken
 requests 1.5 s apart, with a television talking without a pause under them and through
-the gaps too, 12 dB below them. The records read back from Kafka are one per phrase (a
+the gaps too, 16 dB below them. The records read back from Kafka are one per phrase (a
 record may begin with the television: it speaks first). With the talker hold off
 (`AGENT_TALKER_HOLD_DB=0`, the detector before issue 26) the television holds the segment
 open across the gaps and the phrases arrive run together: the rule is what separates them.
@@ -45,7 +45,7 @@ def near_talker_over_television() -> tuple[bytes, list[float]]:
     gap = np.zeros(int(GAP_S * SAMPLE_RATE_HZ))
     phrases = [at_level(spoken_pcm(text), -26) for text in REQUESTS]
     near = np.concatenate([gap, *(np.concatenate([p, gap]) for p in phrases), gap, gap])
-    tv = at_level(spoken_pcm(TELEVISION, voice="en-us+m7", words_per_minute=175), -38)
+    tv = at_level(spoken_pcm(TELEVISION, voice="en-us+m7", words_per_minute=175), -42)
     tv = np.tile(tv, int(np.ceil(len(near) / len(tv))))[: len(near)]
     mixed = np.clip(near + tv, -32768, 32767).astype("<i2").tobytes()
     return mixed, [len(p) / SAMPLE_RATE_HZ for p in phrases]
