@@ -157,8 +157,8 @@ SETTINGS: tuple[Setting, ...] = (
             float, between(1, 40)),
     Setting("talker_hold_db", "AGENT_TALKER_HOLD_DB",
             "Inside an utterance, sound more than this many dB below the talker's own level "
-            "does not hold it open, so a TV or a radio cannot run phrases together; 0 turns "
-            "the rule off.", float, between(0, 40)),
+            "holds it only 0.2 s after the talker was last heard, so a TV or a radio cannot "
+            "keep it open; 0 turns the rule off.", float, between(0, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
