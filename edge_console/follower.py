@@ -43,7 +43,10 @@ class FleetFollower(threading.Thread):
                 self._stopping.wait(RETRY_S)
             while not self._stopping.is_set():
                 msg = consumer.poll(POLL_S)
-                if msg is None or msg.error() is not None:
+                if msg is None:
+                    continue
+                if msg.error() is not None:  # a broker away answers at once: do not spin
+                    self._stopping.wait(RETRY_S)
                     continue
                 self._take(msg.topic(), msg.value())
         finally:

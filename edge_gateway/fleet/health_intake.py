@@ -95,6 +95,10 @@ class HealthIntake:
             if delivery is None or error is not None:
                 self.failed += 1
 
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Flush the reports still queued (briefly: a report is a state, the next says it)."""
+        self._kafka.close(timeout_s)
+
     @property
     def in_flight(self) -> int:
         return self._in_flight

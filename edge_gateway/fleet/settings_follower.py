@@ -131,6 +131,9 @@ class SettingsFollower(threading.Thread):
                 self._at_end.add(msg.partition() or 0)
                 if self._at_end >= self._followed:
                     self._rest(consumer)
+            else:  # a broker away answers at once: do not spin on its errors
+                _LOGGER.warning("settings topic %s: %s", self.topic, error.str())
+                self._stopping.wait(RETRY_S)
             return
         self._at_end.discard(msg.partition() or 0)
         value = msg.value()

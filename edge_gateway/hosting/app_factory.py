@@ -26,6 +26,7 @@ from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.settings import GatewaySettings
 from ingress_common.fleet_records import COMPACTED
+from ingress_common.health import MAX_REPORT_BYTES
 
 _LOGGER = logging.getLogger(__name__)
 STARTUP_RETRY_S = 0.5
@@ -91,7 +92,14 @@ def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher,
         _LOGGER.warning("settings topic %s not read at start-up; devices get their settings "
                         "once it is", settings.settings_topic)
     rate = ReportRate(settings.health_min_interval_s, settings.health_burst, settings.max_devices)
-    return HealthIntake(kafka, settings.health_topic, settings.resolved_gateway_id, rate,
+    # Its own producer, not idempotent: health records never share a queue, a producer id or
+    # an outage's recovery with the audio (a broker restarted empty left reports waiting for
+    # a topic it no longer had, and the audio producer could not recover behind them).
+    config = {**producer_config(settings.kafka_bootstrap_servers, MAX_REPORT_BYTES,
+                                settings.publish_timeout_s, settings.kafka_config),
+              "enable.idempotence": False}
+    reports = KafkaPublisher(config, settings.health_topic, settings.publish_timeout_s)
+    return HealthIntake(reports, settings.health_topic, settings.resolved_gateway_id, rate,
                         follower)
 
 

@@ -49,6 +49,7 @@ def worker_exit(_server: Any, worker: Any) -> None:
     if state is not None:
         state.receipts.close()
         state.health.settings.stop()
+        state.health.close()
         undelivered = state.kafka.close(timeout_s=PRODUCER_FLUSH_TIMEOUT_S)
         _LOGGER.info("worker exiting; producer flushed", extra={"undelivered": undelivered})
 
