@@ -24,6 +24,7 @@ from edge_console.settings import ConsoleSettings
 from edge_console.settings_writer import DEVICE_ID, SettingsNotStored, SettingsWriter
 from edge_gateway.auth import AuthError, TokenVerifier, token_from_request
 from ingress_common.config import ConfigError
+from ingress_common.health import RecentUtterance
 
 _LOGGER = logging.getLogger(__name__)
 _AUDIT = logging.getLogger("edge_console.audit")
@@ -139,8 +140,6 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
                      None)
         if where is None:
             return _error(404, "not_found", "the device has not reported this utterance lately")
-        from ingress_common.health import RecentUtterance
-
         try:
             wav = playback.read_wav(state.settings.kafka_bootstrap_servers,
                                     RecentUtterance(**where))
