@@ -29,6 +29,7 @@ class SettingsWriter:
     def __init__(self, bootstrap_servers: str, topic: str, fleet: FleetView) -> None:
         self._producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all",
                                    "enable.idempotence": True,
+                                   "allow.auto.create.topics": False,
                                    "message.timeout.ms": int(WRITE_TIMEOUT_S * 1000)})
         self.topic = topic
         self._fleet = fleet

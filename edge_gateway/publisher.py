@@ -114,6 +114,9 @@ def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeou
         "message.max.bytes": max_event_bytes + HEADROOM_BYTES,
         "message.timeout.ms": int(publish_timeout_s * 1000),
         "linger.ms": passthrough.get("linger.ms", DEFAULT_LINGER_MS),
+        # The gateway creates its topics with their partitions and retention; a producer
+        # that let the broker create one would get its defaults (Tansu: 4 partitions).
+        "allow.auto.create.topics": passthrough.get("allow.auto.create.topics", False),
         "logger": kafka_logger("producer"),
     }
 
