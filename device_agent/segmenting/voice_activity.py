@@ -5,7 +5,9 @@ traffic's rumble below it does not count):
 1. Each bin's noise level is tracked as the 10th percentile of its power over the last 5 s,
    raised by 9.8 dB (where a noise bin's mean lies above its 10th percentile). Speech has
    gaps between syllables and words, so the floor follows the room, not the talker. In the
-   first second each bin's minimum so far stands in.
+   first second each bin's minimum so far stands in, raised by how far the least of n
+   powers lies under their mean (10·log10 n + 2.5 dB): a steady tone's dithered bins
+   then score about 0 dB there too, instead of starting an utterance.
 2. A window's score is its power over that floor, averaged across the bins: stationary
    noise of any colour (pink, brown, a fan) scores about 0 dB however loud it is, while
    speech harmonics score high in the bins they occupy.
@@ -54,6 +56,7 @@ FLOOR_UPDATE_WINDOWS = 10
 PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - FLOOR_PERCENTILE))
 """A noise bin's power is exponentially distributed: its 10th percentile lies 9.8 dB under
 its mean."""
+EULER_GAMMA = 0.5772156649
 HOLD_FACTOR = 0.6
 """Inside an utterance (and to extend its onset backwards) 60 % of the bar is enough."""
 BACKGROUND, NOISE, WEAK, SPEECH = -1, 0, 1, 2
@@ -93,6 +96,13 @@ class DetectorConfig:
     issue 26)."""
 
 
+def _min_to_mean_db(n: int) -> float:
+    """How far the least of `n` exponentially distributed powers lies under their mean, on
+    average in dB: the minimum is exponential with mean/n, and a log of an exponential lies
+    2.5 dB (Euler's gamma) under the log of its mean."""
+    return 10 * math.log10(n) + 10 * EULER_GAMMA / math.log(10)
+
+
 class NoiseFloor:
     """Each speech-band frequency bin's noise level: the 10th percentile of its power over
     the last 5 s, raised by what separates a noise bin's 10th percentile from its mean."""
@@ -111,9 +121,11 @@ class NoiseFloor:
         warm = self._count >= FLOOR_WARMUP_S / WINDOW_S
         if self._since_update >= FLOOR_UPDATE_WINDOWS or not warm:
             seen = self._history[: min(self._count, len(self._history))]
-            floor = (np.percentile(seen, 100 * FLOOR_PERCENTILE, axis=0) if warm
-                     else seen.min(axis=0))
-            self.bins_power = 10 ** ((floor + PERCENTILE_TO_MEAN_DB) / 10)
+            if warm:
+                floor = np.percentile(seen, 100 * FLOOR_PERCENTILE, axis=0) + PERCENTILE_TO_MEAN_DB
+            else:
+                floor = seen.min(axis=0) + _min_to_mean_db(len(seen))
+            self.bins_power = 10 ** (floor / 10)
             self._since_update = 0
 
 
