@@ -44,6 +44,7 @@ class AgentSettings:
     threshold_dbfs: float = _SEGMENTER.detector.threshold_dbfs
     margin_db: float = _SEGMENTER.detector.margin_db
     talker_hold_db: float = _SEGMENTER.detector.talker_hold_db
+    background_margin_db: float = _SEGMENTER.detector.background_margin_db
     start_s: float = _SEGMENTER.start_s
     hangover_s: float = _SEGMENTER.hangover_s
     preroll_s: float = _SEGMENTER.preroll_s
@@ -72,6 +73,7 @@ class AgentSettings:
     @property
     def segmenter(self) -> SegmenterConfig:
         detector = DetectorConfig(self.detector, self.threshold_dbfs, self.margin_db,
+                                  background_margin_db=self.background_margin_db,
                                   talker_hold_db=self.talker_hold_db)
         return SegmenterConfig(self.mode, detector, self.start_s, self.hangover_s,
                                self.preroll_s, self.max_segment_s)
@@ -157,8 +159,12 @@ SETTINGS: tuple[Setting, ...] = (
             float, between(1, 40)),
     Setting("talker_hold_db", "AGENT_TALKER_HOLD_DB",
             "Inside an utterance, sound more than this many dB below the talker's own level "
-            "holds it only 0.2 s after the talker was last heard, so a TV or a radio cannot "
+            "holds it only 0.05 s after the talker was last heard, so a TV or a radio cannot "
             "keep it open; 0 turns the rule off.", float, between(0, 40)),
+    Setting("background_margin_db", "AGENT_BACKGROUND_MARGIN_DB",
+            "While someone talks on and on (half of the last 20 s: a TV, a radio), a new "
+            "utterance must start this many dB above that talker's median level; 0 turns "
+            "the rule off.", float, between(0, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
@@ -209,8 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "talker_hold_db", "start_s", "hangover_s",
-               "preroll_s", "max_segment_s", "channel", "noise_suppression", "auto_gain_dbfs")
+REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "talker_hold_db", "background_margin_db",
+               "start_s", "hangover_s", "preroll_s", "max_segment_s", "channel",
+               "noise_suppression", "auto_gain_dbfs")
 """The settings an operator may change remotely (edge-console). Never the gateway URL, the
 token, the CA or the source: a remote change cannot point a device elsewhere."""
 

@@ -29,11 +29,13 @@ from device_agent.segmenting.voice_activity import (
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
-BACKGROUND_GRACE_S = 0.2
-"""Sound far below the talker holds an utterance this long after the talker was last heard."""
+"""Share of voiced windows in the last start_s that starts an utterance."""
+BACKGROUND_GRACE_S = 0.15
+"""Sound far below the talker holds an utterance this long after the talker was last heard
+(0.2 s before issue 26's background bar: the end lag in background speech is the user's
+wait; 0.05 s still keeps espeak's comma pauses in one utterance)."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
-"""Share of voiced windows in the last start_s that starts an utterance."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class SegmenterConfig:
     detector: DetectorConfig = DetectorConfig()
     start_s: float = 0.3
     hangover_s: float = 0.3
-    preroll_s: float = 0.12
+    preroll_s: float = 0.2
+    """0.12 s before issue 26; in babble the onset's first syllable is often under the bar."""
     max_s: float = 30.0
 
 

@@ -24,13 +24,23 @@ to call the window speech: it keeps short bursts of machine noise out (webrtcvad
 windows the energy passes; the neural models see every window, since they carry state from
 one to the next.
 
-With `talker_hold_db` set, a television or a radio below the near talker cannot hold an
-utterance open after the talker stops, so phrases are not run together through it: inside
-an utterance, a sounding window more than `talker_hold_db` below the talker's own level
-(the 75th percentile of the utterance's speech windows, starting from the stretch that
-opened it) is BACKGROUND. For 0.2 s after the talker was last heard it holds the utterance
-as soft speech always did (a word's soft tail); beyond that it counts as silence toward
-the hangover, so a television ends the utterance at most 0.2 s later than silence would.
+Levels (`background.py`) are the speech band's, averaged over 100 ms, and three rules use
+them besides the score:
+- Outside utterances, a window weak by its score is speech when it lies 8 dB above the
+  room's usual level (the median over the last 5 s): in babble the near talker's harmonics
+  hide, his level does not. And nothing starts in the first second, while the room's score
+  is not known yet (babble there opened a segment that never ended).
+- The talker hold (`talker_hold_db`, 7 dB): a television or a radio below the near talker
+  cannot hold an utterance open after the talker stops, so phrases are not run together
+  through it. Inside an utterance, a sounding window more than `talker_hold_db` below the
+  talker's own level (the 75th percentile of the utterance's speech windows, starting from
+  the stretch that opened it) is BACKGROUND. For 0.15 s after the talker was last heard it
+  holds the utterance as soft speech always did (a word's soft tail, a comma); beyond that
+  it counts as silence toward the hangover.
+- The background bar (`background_margin_db`, off by default): while someone talks on and
+  on, a new utterance must start above that talker's median level. It keeps a television
+  alone from opening utterances, but a person who talks as much looks the same and would
+  be held to their own level, so it is for rooms known to have one (docs/agent.md).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device_agent.segmenting.background import BackgroundTalker, LevelSmoother, RoomLevel
 from device_agent.segmenting.speech_models import load_model
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
@@ -65,6 +76,10 @@ CENTER_PCT, SPREAD_PCT, SPREAD_FACTOR = 25, 5, 2.0
 """The room's score: center = 25th percentile, spread = center - 5th percentile; the bar is
 max(margin_db, 2 x spread) above the center (bench/segmentation.py chose these)."""
 SILENT_DBFS = -100.0
+FIRST_SCORES = 50
+"""Nothing starts before the room's score is known: its first second."""
+LOUDER_THAN_ROOM_DB = 8.0
+"""A window outside utterances, weak by its score, is speech this far above the room."""
 TALKER_ONSET_WINDOWS = 25
 """The speech windows just before an utterance opens give its talker's first level."""
 TALKER_WINDOWS = 100
@@ -89,7 +104,11 @@ class DetectorConfig:
     webrtc_aggressiveness: int = 2
     model_threshold: float = 0.5
     """A neural model's probability at or above which a window is speech."""
-    talker_hold_db: float = 8.0
+    background_margin_db: float = 0.0
+    """While a talker goes on and on (a television), a new utterance must start this far
+    above that talker's median level (`background.py`); 0: no rule. 6 dB was chosen by
+    bench.segmentation (docs/benchmarks.md, issue 26)."""
+    talker_hold_db: float = 7.0
     """Inside an utterance, a window more than this below the talker's own level does not
     hold it open (0: no rule): a TV or a radio cannot keep a segment going. 8 dB was chosen
     by bench.segmentation: 6 dB split some phrases in steady noise (docs/benchmarks.md,
@@ -135,10 +154,15 @@ class VoiceDetector:
         self.floor = NoiseFloor()
         self.last_snr_db = 0.0
         self._scores: deque[float] = deque(maxlen=round(FLOOR_HISTORY_S / WINDOW_S))
+        self._scores_seen = 0
         self._center = 0.0
         self._spread = 0.0
         self._since_update = 0
         self._model = load_model(config.detector, config.webrtc_aggressiveness)
+        self._smoother = LevelSmoother()
+        self._room = RoomLevel()
+        self._background = (BackgroundTalker(config.background_margin_db)
+                            if config.background_margin_db > 0 else None)
         self._recent_speech: deque[float] = deque(maxlen=TALKER_ONSET_WINDOWS)
         self._talker: deque[float] = deque(maxlen=TALKER_WINDOWS)
         self._was_holding = False
@@ -149,25 +173,35 @@ class VoiceDetector:
         total = float(self.floor.bins_power.sum())
         return 10 * math.log10(2.0 * total / _HANN_POWER / _FULL_SCALE_SQUARE)
 
+    @property
+    def background_bar_dbfs(self) -> float | None:
+        """The level a new utterance must reach while a continuous talker is heard."""
+        return self._background.bar_dbfs if self._background is not None else None
+
     def classify(self, window: bytes, holding: bool = False) -> int:
         """SPEECH when the window's score reaches the margin, WEAK when it reaches the hold
         margin (enough to keep an utterance going, or to extend its onset backwards), else
         NOISE. The per-bin floor learns from every window; the score's center and spread
         from every window outside utterances, and inside one (`holding`) only from those
         under the bar: the gaps between words keep it in step with the room, and a long
-        utterance does not raise the bar on itself. A window under `threshold_dbfs` counts
-        as 0 dB there (digital silence would otherwise score far below any room)."""
+        utterance does not raise the bar on itself. Nor does a background talker's speech
+        (it is under the background bar). A window under `threshold_dbfs` counts as 0 dB
+        there (digital silence would otherwise score far below any room)."""
         samples = np.frombuffer(window, dtype="<i2").astype(np.float64)
         power = np.abs(np.fft.rfft(samples * _HANN)[_BAND]) ** 2 + 1.0
         raw = 10 * math.log10(float(np.mean(power / self.floor.bins_power)))
-        level = 10 * math.log10(2.0 * float(power.sum()) / _HANN_POWER / _FULL_SCALE_SQUARE)
+        window_level = 10 * math.log10(2.0 * float(power.sum()) / _HANN_POWER / _FULL_SCALE_SQUARE)
+        level = self._smoother.add(window_level)
         self.floor.add(10 * np.log10(power))
         snr = raw - self._center
         self.last_snr_db = snr
         start = max(self.config.margin_db, SPREAD_FACTOR * self._spread)
-        audible = level >= self.config.threshold_dbfs
-        if not holding or snr < start:
+        audible = window_level >= self.config.threshold_dbfs
+        bar = self.background_bar_dbfs
+        background_speech = bar is not None and level < bar and snr >= start * HOLD_FACTOR
+        if (not holding or snr < start) and not background_speech:
             self._scores.append(raw if audible else 0.0)
+            self._scores_seen += 1
             self._since_update += 1
         if len(self._scores) >= 50 and self._since_update >= FLOOR_UPDATE_WINDOWS:
             self._since_update = 0
@@ -176,6 +210,7 @@ class VoiceDetector:
             self._spread = float(center - low)
         kind = NOISE if snr < start * HOLD_FACTOR or not audible else \
             SPEECH if snr >= start else WEAK
+        kind = self._by_level(kind, level, holding)
         model = self._model
         speechlike = model is None or ((kind != NOISE or model.stateful)
                                        and model.probability(window) >= self.config.model_threshold)
@@ -183,16 +218,34 @@ class VoiceDetector:
             # webrtcvad vetoes outright (as it always has); a neural model lags the onset
             # by a window or two, so it only vetoes starting: the walk-back keeps the onset
             kind = NOISE if model is None or not model.stateful else min(kind, WEAK)
-        return self._near_talker(kind, level, holding)
+        opened = holding and not self._was_holding  # an utterance opened with this window
+        self._was_holding = holding
+        if self._background is not None:
+            self._background.hear(level, kind >= WEAK, holding, opened)
+            if not holding and kind == SPEECH and not self._background.lets_start(level):
+                kind = WEAK
+        return self._near_talker(kind, level, holding, opened)
 
-    def _near_talker(self, kind: int, level: float, holding: bool) -> int:
+    def _by_level(self, kind: int, level: float, holding: bool) -> int:
+        """Outside utterances: nothing starts in the first second (the room's score is not
+        known yet), and a window weak by its score is speech well above the room's level."""
+        if holding:
+            return kind
+        self._room.add(level)
+        if kind == SPEECH and self._scores_seen < FIRST_SCORES:
+            return WEAK
+        room = self._room.level
+        if kind == WEAK and room is not None and level >= room + LOUDER_THAN_ROOM_DB:
+            return SPEECH
+        return kind
+
+    def _near_talker(self, kind: int, level: float, holding: bool, opened: bool) -> int:
         """The talker hold (off unless `talker_hold_db` is set)."""
         hold = self.config.talker_hold_db
         if hold <= 0:
             return kind
-        if holding and not self._was_holding:  # an utterance opened: its talker's level
+        if opened:  # its talker's first level
             self._talker = deque(self._recent_speech, maxlen=TALKER_WINDOWS)
-        self._was_holding = holding
         if (holding and kind != NOISE and self._talker
                 and level < float(np.percentile(self._talker, TALKER_PERCENTILE)) - hold):
             return BACKGROUND

@@ -12,7 +12,7 @@ from device_agent.capture.source import SourceError, Stamp
 from device_agent.capture.thread import Captured, CaptureThread, Item
 from device_agent.segmenting.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted
 from device_agent.stats import AgentStats
-from devkit.signals import speech_like_pcm
+from devkit.signals import room_noise, speech_like_pcm
 
 A, B, C = b"\1\0" * 160, b"\2\0" * 160, b"\3\0" * 160
 
@@ -92,7 +92,8 @@ def test_a_pcm_opened_with_other_settings_than_asked_is_refused() -> None:
 def test_a_gap_ends_the_open_segment_and_drops_nothing_it_held() -> None:
     segmenter = Segmenter(SegmenterConfig(start_s=0.02, preroll_s=0.0))
     stamp = Stamp(0, 0)
-    started = segmenter.push(speech_like_pcm(0.5, seed=3), stamp)
+    # nothing starts in the detector's first second (the room is not known yet)
+    started = segmenter.push(room_noise(1.0, seed=3) + speech_like_pcm(0.5, seed=3), stamp)
     assert any(isinstance(e, SegmentStarted) for e in started)
     ended = segmenter.gap()
     assert [e.reason for e in ended if isinstance(e, SegmentEnded)] == ["gap"]

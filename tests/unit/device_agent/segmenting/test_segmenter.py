@@ -13,7 +13,7 @@ from device_agent.segmenting.segmenter import (
     SegmentStarted,
 )
 from device_agent.segmenting.voice_activity import DetectorConfig
-from devkit.signals import speech_like_pcm
+from devkit.signals import room_noise, speech_like_pcm
 
 BPS = 32000  # bytes per second
 
@@ -47,7 +47,7 @@ def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> N
             segments, [(1.0, 1.0), (3.5, 2.0)], strict=True):
         assert reason == "silence"
         assert pcm == signal[start:start + len(pcm)]  # an exact slice: nothing shifted or lost
-        assert start / BPS == pytest.approx(onset - 0.12, abs=0.03)  # 0.12 s pre-roll
+        assert start / BPS == pytest.approx(onset - 0.2, abs=0.03)  # 0.2 s pre-roll
         end = (start + len(pcm)) / BPS
         assert end == pytest.approx(onset + length + 0.3, abs=0.05)  # 0.3 s hangover
 
@@ -130,7 +130,7 @@ def test_fixed_mode_loses_and_repeats_no_sample_whatever_the_length(
 
 def test_a_gap_ends_the_open_segment() -> None:
     segmenter = Segmenter(SegmenterConfig())
-    events = segmenter.push(speech_like_pcm(1.0, seed=6), Stamp(0, 0))
+    events = segmenter.push(room_noise(1.0, seed=6) + speech_like_pcm(1.0, seed=6), Stamp(0, 0))
     assert any(isinstance(e, SegmentStarted) for e in events)
     assert segmenter.gap() == [SegmentEnded("gap")]
     assert segmenter.gap() == []
@@ -179,3 +179,15 @@ def test_a_steady_tone_never_starts_an_utterance_even_in_the_first_second() -> N
     started = [seed for seed in range(40)
                if run(Segmenter(SegmenterConfig(mode="vad")), dithered_tone(3.0, seed))]
     assert started == []
+
+
+def test_nothing_starts_in_the_first_second_and_speech_from_then_on_is_kept_whole() -> None:
+    """The room's score is not known in the detector's first second (a babble there opened
+    an 18 s segment): speech then starts no utterance, and speech that goes on past it is
+    kept from its onset by the walk-back."""
+    assert run(Segmenter(SegmenterConfig()), speech_like_pcm(0.8, seed=8) + silence_pcm(1.0)) == []
+    signal = silence_pcm(0.5) + speech_like_pcm(2.0, seed=9) + silence_pcm(1.0)
+    segments = run(Segmenter(SegmenterConfig()), signal)
+    assert len(segments) == 1
+    start, pcm, _ = segments[0]
+    assert start <= 0.5 * BPS and start + len(pcm) >= 2.5 * BPS
