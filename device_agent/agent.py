@@ -17,7 +17,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 from device_agent.backoff import Backoff
@@ -46,6 +45,7 @@ from ingress_common.health import (
 from ingress_common.health_client import health_url, post_health
 from ingress_common.protocol import Error, Published
 from ingress_common.sd_notify import Notifier
+from ingress_common.version import VERSION
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -87,10 +87,7 @@ def _base36(n: int) -> str:
 
 
 def agent_version() -> str:
-    try:
-        return metadata.version("edge-audio-ingress")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return VERSION
 
 
 class Agent:
