@@ -36,6 +36,10 @@ BACKGROUND_GRACE_S = 0.15
 wait; 0.05 s still keeps espeak's comma pauses in one utterance)."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
+LATE_START_S = 1.5
+"""How much more the history keeps for the walk-back: in babble an utterance may start a
+second or more after its first words (its first SPEECH windows come in short bursts), and
+the walk-back still reaches them (babble 10 dB: one clipped onset of 16 without it)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,8 @@ class Segmenter:
         self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
         self._preroll_windows = round(config.preroll_s / WINDOW_S)
         self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
-        keep = self._start_windows + 2 * self._backtrack_windows + self._preroll_windows
+        keep = (self._start_windows + 2 * self._backtrack_windows + self._preroll_windows
+                + round(LATE_START_S / WINDOW_S))
         while len(self._history) > keep:
             self.counters.silence_bytes_dropped += len(self._history.popleft().pcm)
         self._history = deque(self._history, maxlen=keep)
