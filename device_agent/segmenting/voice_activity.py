@@ -109,10 +109,10 @@ class DetectorConfig:
     above that talker's median level (`background.py`); 0: no rule. 6 dB was chosen by
     bench.segmentation (docs/benchmarks.md, issue 26)."""
     talker_hold_db: float = 7.0
-    """Inside an utterance, a window more than this below the talker's own level does not
-    hold it open (0: no rule): a TV or a radio cannot keep a segment going. 8 dB was chosen
-    by bench.segmentation: 6 dB split some phrases in steady noise (docs/benchmarks.md,
-    issue 26)."""
+    """Inside an utterance, a window more than this below the talker's own level (over
+    100 ms) does not hold it open (0: no rule): a TV or a radio cannot keep a segment going.
+    7 dB was chosen by bench.segmentation once levels were averaged over 100 ms: with
+    per-window levels 6 dB split phrases in steady noise (docs/benchmarks.md, issue 26)."""
 
 
 def _min_to_mean_db(n: int) -> float:
