@@ -29,6 +29,7 @@ from pathlib import Path
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
+from bench.report import write_report
 from devkit.broker import Broker
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
@@ -39,7 +40,6 @@ from edge_gateway.provisioning import issue_token, write_key_pair
 from ingress_common.fleet_records import HEALTH_TOPIC
 from ingress_common.health import HEALTH_PATH
 
-RESULTS = Path(__file__).with_name("results")
 BATCH_FRAMING_BYTES = 61 + 12
 """A record batch's header, and one record's own framing (lengths, deltas): with
 linger.ms 0 each report is its own batch."""
@@ -176,11 +176,7 @@ def main() -> int:
         f"KiB per device per day written (the compacted topic keeps one record per device).",
     ]
     text = "\n".join(lines) + "\n"
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"fleet-health-{datetime.now(UTC):%Y%m%d}.md"
-    out.write_text(text)
-    print(text)
-    print(f"written to {out}")
+    write_report("fleet-health", text, stamp=f"{datetime.now(UTC):%Y%m%d}")
     return 0
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.report import RESULTS, write_report
 from bench.segmentation import (
     PHRASES,
     RATE,
@@ -118,7 +118,7 @@ def phrase_scores(clean_stream: np.ndarray, delivered: np.ndarray,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     print("synthesizing speech...", flush=True)
     phrases = [espeak(text, *VOICES[i % len(VOICES)]) for i, text in enumerate(PHRASES)]
@@ -159,11 +159,7 @@ def main() -> int:
               "|---|---|---|"]
     lines += [f"| {name} | {level:.1f} dBFS | {count}/16 |" for name, (level, count) in soft.items()]
     report = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"intelligibility-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    path.write_text(report)
-    print(report)
-    print(f"written to {path}")
+    write_report("intelligibility", report, args.out)
     return 0
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.report import RESULTS, write_report
 from device_agent.capture.source import Stamp
 from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig
 from device_agent.segmenting.voice_activity import DetectorConfig
@@ -253,7 +254,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="segmenters by name (default: all)")
     parser.add_argument("--hold-db", type=float, help="talker hold to try")
     parser.add_argument("--conditions", nargs="*", help="e.g. babble television (default: all)")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     chosen = {name: config for name, config in SEGMENTERS.items()
               if not args.only or name in args.only}
@@ -300,11 +301,7 @@ def main() -> int:
                                sum(e - s for s, e in spans) / RATE))
             print(f"noise {kind} {name}: {len(spans)} segments", flush=True)
     report = render(rows, false_rows, cpu, args.noise_minutes)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"segmentation-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    path.write_text(report)
-    print(report)
-    print(f"written to {path}")
+    write_report("segmentation", report, args.out)
     return 0
 
 

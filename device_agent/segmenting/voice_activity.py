@@ -67,7 +67,6 @@ FLOOR_UPDATE_WINDOWS = 10
 PERCENTILE_TO_MEAN_DB = -10 * math.log10(-math.log(1 - FLOOR_PERCENTILE))
 """A noise bin's power is exponentially distributed: its 10th percentile lies 9.8 dB under
 its mean."""
-EULER_GAMMA = 0.5772156649
 HOLD_FACTOR = 0.6
 """Inside an utterance (and to extend its onset backwards) 60 % of the bar is enough."""
 BACKGROUND, NOISE, WEAK, SPEECH = -1, 0, 1, 2
@@ -119,7 +118,7 @@ def _min_to_mean_db(n: int) -> float:
     """How far the least of `n` exponentially distributed powers lies under their mean, on
     average in dB: the minimum is exponential with mean/n, and a log of an exponential lies
     2.5 dB (Euler's gamma) under the log of its mean."""
-    return 10 * math.log10(n) + 10 * EULER_GAMMA / math.log(10)
+    return 10 * math.log10(n) + 10 * np.euler_gamma / math.log(10)
 
 
 class NoiseFloor:
