@@ -10,7 +10,7 @@ from typing import Any
 
 from device_agent.capture.channels import ChannelPolicy
 from device_agent.segmenting.enhancement import EnhancementConfig
-from device_agent.segmenting.segmenter import BACKGROUND_GRACE_S, SegmenterConfig
+from device_agent.segmenting.segmenter import SegmenterConfig
 from device_agent.segmenting.speech_models import MODEL_MODULES, MODELS
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.spool.model import SpoolLimits
@@ -159,8 +159,8 @@ SETTINGS: tuple[Setting, ...] = (
             float, between(1, 40)),
     Setting("talker_hold_db", "AGENT_TALKER_HOLD_DB",
             "Inside an utterance, sound more than this many dB below the talker's own level "
-            f"holds it only {BACKGROUND_GRACE_S:g} s after the talker was last heard, so a TV "
-            "or a radio cannot keep it open; 0 turns the rule off.", float, between(0, 40)),
+            "counts as silence toward the hangover, so a TV or a radio cannot keep it open; "
+            "0 turns the rule off.", float, between(0, 40)),
     Setting("background_margin_db", "AGENT_BACKGROUND_MARGIN_DB",
             "While someone talks on and on (half of the last 20 s: a TV, a radio), a new "
             "utterance must start this many dB above that talker's median level; 0 turns "

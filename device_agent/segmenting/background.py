@@ -35,6 +35,7 @@ CONTINUOUS_SHARE_OFF = 0.25
 BACKGROUND_PERCENTILE = 50
 MIN_BACKGROUND_LEVELS = 50
 UPDATE_WINDOWS = 10
+ROOM_UPPER_PERCENTILE = 90
 
 
 class LevelSmoother:
@@ -55,6 +56,7 @@ class RoomLevel:
         self._levels: deque[float] = deque(maxlen=ROOM_WINDOWS)
         self._since_update = 0
         self.level: float | None = None
+        self.upper: float | None = None
 
     def add(self, level_dbfs: float) -> None:
         self._levels.append(level_dbfs)
@@ -62,6 +64,7 @@ class RoomLevel:
         if len(self._levels) >= 50 and self._since_update >= UPDATE_WINDOWS:
             self._since_update = 0
             self.level = float(np.median(self._levels))
+            self.upper = float(np.percentile(self._levels, ROOM_UPPER_PERCENTILE))
 
 
 class BackgroundTalker:

@@ -30,10 +30,13 @@ from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
 """Share of voiced windows in the last start_s that starts an utterance."""
-BACKGROUND_GRACE_S = 0.15
-"""Sound far below the talker holds an utterance this long after the talker was last heard
-(0.2 s before issue 26's background bar: the end lag in background speech is the user's
-wait; 0.05 s still keeps espeak's comma pauses in one utterance)."""
+BACKGROUND_PAUSE_WINDOWS = 3
+"""After the talker was last heard, this many BACKGROUND windows (the talker hold: sound far
+below the talker) pause the silence count instead of adding to it: over 100 ms a word's
+rising edge reads low, and a word after a short pause must not end the utterance on its
+first syllable. Later ones count as silence, so a television cannot hold an utterance open
+(issue 26: the old rule, 0.15 s of background holding as speech, let a television's
+scattered loud windows restart the hangover again and again: end lag p95 1.3 s)."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
 LATE_START_S = 1.5
@@ -106,8 +109,7 @@ class Segmenter:
         self._in_segment = False
         self._segment_bytes = 0
         self._silent_run = 0
-        self._background_run = 0
-        self._background_grace_windows = round(BACKGROUND_GRACE_S / WINDOW_S)
+        self._background_since_talker = 0
 
     def reconfigure(self, config: SegmenterConfig) -> None:
         """Run with `config` from the next window on (remote settings apply live). The
@@ -201,14 +203,9 @@ class Segmenter:
         events: list[Event] = [SegmentExtended(window.pcm)]
         self._segment_bytes += len(window.pcm)
         if window.voiced:
-            self._silent_run, self._background_run = 0, 0
-        elif window.kind == BACKGROUND:
-            # far below the talker (the talker hold): the first BACKGROUND_GRACE_S of it
-            # since the talker was last heard holds like soft speech (a word's soft tail);
-            # beyond that it is silence, so a television cannot hold the utterance open
-            self._background_run += 1
-            grace = self._background_run <= self._background_grace_windows
-            self._silent_run = 0 if grace else self._silent_run + 1
+            self._silent_run, self._background_since_talker = 0, 0
+        elif window.kind == BACKGROUND and self._background_since_talker < BACKGROUND_PAUSE_WINDOWS:
+            self._background_since_talker += 1
         else:
             self._silent_run += 1
         if self._silent_run >= self._hangover_windows:

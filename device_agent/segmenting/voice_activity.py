@@ -83,6 +83,10 @@ TALKER_ONSET_WINDOWS = 25
 """The speech windows just before an utterance opens give its talker's first level."""
 TALKER_WINDOWS = 100
 TALKER_PERCENTILE = 75
+ABOVE_ROOM_DB = 6.0
+"""Nor is a window background more than this above the loudest the room usually is (its
+90th-percentile level outside utterances): in a quiet room nothing else speaks, and the
+talker's soft first syllable or word tail is the talker's."""
 
 _FREQS = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
 _BAND = np.logical_and(BAND_HZ[0] <= _FREQS, BAND_HZ[1] >= _FREQS)
@@ -245,7 +249,9 @@ class VoiceDetector:
             return kind
         if opened:  # its talker's first level
             self._talker = deque(self._recent_speech, maxlen=TALKER_WINDOWS)
+        room = self._room.upper
         if (holding and kind != NOISE and self._talker
+                and (room is None or level < room + ABOVE_ROOM_DB)
                 and level < float(np.percentile(self._talker, TALKER_PERCENTILE)) - hold):
             return BACKGROUND
         if kind == SPEECH:

@@ -12,7 +12,12 @@ from device_agent.segmenting.segmenter import (
     SegmentExtended,
     SegmentStarted,
 )
-from device_agent.segmenting.voice_activity import DetectorConfig
+from device_agent.segmenting.voice_activity import (
+    BACKGROUND,
+    NOISE,
+    SPEECH,
+    DetectorConfig,
+)
 from devkit.signals import room_noise, speech_like_pcm
 
 BPS = 32000  # bytes per second
@@ -73,19 +78,55 @@ def test_a_quieter_background_talker_does_not_hold_an_utterance_open(
     assert len(holding) == 1
     if ends_after_near_talker:
         # the background holds for 0.2 s after the talker, then the 0.3 s hangover runs
-        assert holding[0][1] == pytest.approx(4.5 + 0.2 + 0.3, abs=0.15)
+        # the background pauses the count for 3 windows after the talker, then the 0.3 s
+        # hangover runs (the rule before issue 26's fix held for 0.15 s more: 5.0 s)
+        assert holding[0][1] == pytest.approx(4.5 + 0.06 + 0.3, abs=0.08)
     else:
         assert holding[0][1] > 4.5 + 3.0  # the background held it open
 
 
 def test_a_soft_word_inside_a_phrase_does_not_split_it() -> None:
-    """12 dB down for 0.25 s: background by its level, but within its grace after the
-    talker, and too short to end the utterance."""
+    """12 dB down for 0.25 s in a quiet room: far below the talker, but nothing else in the
+    room sounds like it, so it is the talker's."""
     loud = speech_like_pcm(1.0, seed=7)
     soft = quieter(speech_like_pcm(0.25, seed=8), 12.0)  # a soft word, 12 dB down
     signal = silence_pcm(1.0) + loud + soft + loud + silence_pcm(1.0)
     config = SegmenterConfig(detector=DetectorConfig("energy", talker_hold_db=8.0))
     assert len(run(Segmenter(config), signal)) == 1
+
+
+class ScriptedDetector:
+    """Pure segmenter logic: each window's kind is given, not measured."""
+
+    def __init__(self, kinds: str) -> None:
+        self._kinds = iter(kinds)
+
+    def classify(self, window: bytes, holding: bool = False) -> int:
+        return {"S": SPEECH, ".": NOISE, "b": BACKGROUND}[next(self._kinds, ".")]
+
+
+def scripted_segments(kinds: str) -> list[tuple[float, float]]:
+    """(start, end) in seconds of the segments cut from windows of the given kinds."""
+    segmenter = Segmenter(SegmenterConfig(preroll_s=0.0))
+    segmenter.detector = ScriptedDetector(kinds)  # type: ignore[assignment]
+    return [(start / BPS, (start + len(pcm)) / BPS)
+            for start, pcm, _ in run(segmenter, silence_pcm(0.02 * (len(kinds) + 40)))]
+
+
+def test_background_right_after_the_talker_pauses_the_hangover_for_three_windows() -> None:
+    """A word after 14 silent windows whose first 3 read as background (its rising edge,
+    low over 100 ms) keeps the phrase whole, though 14 + 3 passes the 15-window hangover;
+    a fourth background window counts."""
+    assert len(scripted_segments("S" * 20 + "." * 14 + "bbb" + "S" * 20)) == 1
+    assert len(scripted_segments("S" * 20 + "." * 14 + "bbbb" + "S" * 20)) == 2
+
+
+def test_scattered_background_after_the_talker_does_not_hold_the_utterance() -> None:
+    """A television's loud windows now and then after the talker stops: past the first
+    three they count as silence, so the end is the hangover plus 3 windows after the talker
+    (the old grace restarted the hangover on each one for 0.15 s: 8 windows later)."""
+    (_, end), = scripted_segments("S" * 20 + "..b" * 20)
+    assert end == pytest.approx(0.02 * (20 + 15 + 3), abs=0.001)
 
 
 def test_a_blip_shorter_than_the_start_time_is_not_an_utterance() -> None:
