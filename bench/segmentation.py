@@ -235,13 +235,14 @@ def p95(values: list[float]) -> float:
     return float(np.percentile(values, 95)) if values else float("nan")
 
 
+NO_TALKER_RULES = {"talker_hold_db": 0.0, "background_margin_db": 0.0}
 SEGMENTERS: dict[str, DetectorConfig] = {
-    "energy + webrtcvad, no talker rules": DetectorConfig("webrtc", talker_hold_db=0.0),
-    "energy + micro-vad": DetectorConfig("micro", talker_hold_db=0.0),
-    "energy + silero": DetectorConfig("silero", talker_hold_db=0.0),
-    "default: webrtcvad + talker hold 7 dB": DetectorConfig("webrtc"),
-    "default + background bar 6 dB": DetectorConfig("webrtc", background_margin_db=6.0),
-    "micro-vad + talker hold 7 dB": DetectorConfig("micro"),
+    "energy + webrtcvad, no talker rules": DetectorConfig("webrtc", **NO_TALKER_RULES),
+    "energy + micro-vad": DetectorConfig("micro", **NO_TALKER_RULES),
+    "energy + silero": DetectorConfig("silero", **NO_TALKER_RULES),
+    "default: webrtcvad + talker hold 7 dB + background bar 6 dB": DetectorConfig("webrtc"),
+    "default without the background bar": DetectorConfig("webrtc", background_margin_db=0.0),
+    "micro-vad + talker hold + background bar": DetectorConfig("micro"),
 }
 """Every row runs today's code: the level rules of issue 26 (100 ms levels, the first
 second, louder than the room) apply to all; the rows differ in the model and the talker

@@ -162,9 +162,9 @@ SETTINGS: tuple[Setting, ...] = (
             "counts as silence toward the hangover, so a TV or a radio cannot keep it open; "
             "0 turns the rule off.", float, between(0, 40)),
     Setting("background_margin_db", "AGENT_BACKGROUND_MARGIN_DB",
-            "While someone talks on and on (half of the last 20 s: a TV, a radio), a new "
-            "utterance must start this many dB above that talker's median level; 0 turns "
-            "the rule off.", float, between(0, 40)),
+            "While one voice talks on and on (6 s without a 1.2 s pause: a TV, a radio), a "
+            "new utterance must start this many dB above that talker's median level; 0 "
+            "turns the rule off.", float, between(0, 40)),
     Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
             between(0.02, 5)),
     Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
