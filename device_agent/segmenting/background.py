@@ -4,12 +4,13 @@ no clock, no I/O. Levels are the speech band's, in dBFS, averaged over 100 ms
 
 - `RoomLevel`: the room's usual level, the median over the last 5 s outside utterances. A
   near talker stands well above it, even where babble hides the harmonics the score
-  looks for.
+  looks for. Its 90th percentile is the loudest the room usually is: a window well above
+  that is nobody's but the talker's.
 - `BackgroundTalker`: the level of a talker who goes on and on (a television, a radio).
   One voice that talks for 6 s without a pause of 1.2 s, most of that time, is not a
-  person talking to the device, who stops and waits for the answer. While one is heard, a new utterance must
-  start `margin_db` above the median of that talker's levels; the bar stays until speech
-  fills less than a quarter of the last 20 s. An utterance that started over the bar is
+  person talking to the device, who stops and waits for the answer. While one is heard, a
+  new utterance must start `margin_db` above the median of that talker's levels; the bar
+  stays until speech fills less than a quarter of the last 20 s. An utterance that started over the bar is
   the near talker's, and its windows do not teach the bar, so it does not rise on the
   person it is meant to let through. The cost: a person who talks like a television (6 s
   on end) is taken for one, and must then speak up to start the next request until the
@@ -62,7 +63,8 @@ class LevelSmoother:
 
 
 class RoomLevel:
-    """The median level outside utterances over the last 5 s (None for the first second)."""
+    """The median level outside utterances over the last 5 s, and its 90th percentile (the
+    loudest the room usually is); None for the first second."""
 
     def __init__(self) -> None:
         self._levels: deque[float] = deque(maxlen=ROOM_WINDOWS)

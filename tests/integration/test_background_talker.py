@@ -1,11 +1,17 @@
-"""Issue 26: a television under the near talker does not run phrases together.
+"""Issue 26: a television under the near talker does not run phrases together, and a
+television alone does not open utterances.
 
-The real agent captures from devkit's ALSA test microphone (real libasound): three spoken
-requests 1.5 s apart, with a television talking without a pause under them and through
-the gaps too, 16 dB below them. The records read back from Kafka are one per phrase (a
-record may begin with the television: it speaks first). With the talker hold off
-(`AGENT_TALKER_HOLD_DB=0`, the detector before issue 26) the television holds the segment
-open across the gaps and the phrases arrive run together: the rule is what separates them.
+The real agent captures from devkit's ALSA test microphone (real libasound).
+- Three spoken requests 1.5 s apart, with a television talking without a pause under them
+  and through the gaps too, 16 dB below them. The records read back from Kafka are one per
+  phrase (a record may begin with the television: it speaks first). With the talker hold
+  off (`AGENT_TALKER_HOLD_DB=0`, the detector before issue 26) the television holds the
+  segment open across the gaps and the phrases arrive run together: the rule is what
+  separates them.
+- A television alone, sentence after sentence with 0.5 s pauses, for 30 s: with the default
+  background bar at most two records reach Kafka (its first two sentences, before the
+  agent has heard 6 s of it: the segmenter alone gives 2 on this signal); with the bar off
+  (`AGENT_BACKGROUND_MARGIN_DB=0`) its sentences keep arriving as utterances (6).
 """
 
 from __future__ import annotations
@@ -51,17 +57,24 @@ def near_talker_over_television() -> tuple[bytes, list[float]]:
     return mixed, [len(p) / SAMPLE_RATE_HZ for p in phrases]
 
 
-@pytest.mark.parametrize(("hold_db", "separated"), [("8", True), ("0", False)])
-def test_phrases_over_a_television_arrive_one_record_each(
-        gateway: GatewayProcess, reader: KafkaReader, tmp_path: Path, hold_db: str,
-        separated: bool) -> None:
-    signal, lengths = near_talker_over_television()
+def agent_on(tmp_path: Path, gateway: GatewayProcess, signal: bytes, device: str,
+             settings: dict[str, str]) -> AgentProcess:
+    """The real agent on a test microphone that plays `signal` in real time."""
     mic = tmp_path / "mic.raw"
     mic.write_bytes(signal)
     env = alsa_env(tmp_path / "home", [FixtureDevice("tvroom", mic, SAMPLE_RATE_HZ, 1)])
-    device = f"tv-room-hold-{hold_db}"
-    agent = AgentProcess(tmp_path, gateway.ws_url, "alsa:tvroom", device, settings={
-        "HOME": env["HOME"], "AGENT_TALKER_HOLD_DB": hold_db}, until_drained=False).start()
+    return AgentProcess(tmp_path, gateway.ws_url, "alsa:tvroom", device,
+                        settings={"HOME": env["HOME"], **settings}, until_drained=False).start()
+
+
+@pytest.mark.parametrize(("hold_db", "separated"), [(None, True), ("0", False)])
+def test_phrases_over_a_television_arrive_one_record_each(
+        gateway: GatewayProcess, reader: KafkaReader, tmp_path: Path, hold_db: str | None,
+        separated: bool) -> None:
+    signal, lengths = near_talker_over_television()
+    device = f"tv-room-hold-{hold_db or 'default'}"
+    agent = agent_on(tmp_path, gateway, signal, device,
+                     {"AGENT_TALKER_HOLD_DB": hold_db} if hold_db else {})
     try:
         # the file plays in real time; its end is the television's end, then silence
         records = events_of(reader, device, len(REQUESTS),
@@ -76,3 +89,44 @@ def test_phrases_over_a_television_arrive_one_record_each(
         assert max(durations) < two_phrases, (durations, lengths)
     else:
         assert len(records) < len(REQUESTS) or max(durations) >= two_phrases, durations
+
+
+TV_SENTENCES = [
+    "Good evening and welcome to the programme, where tonight we travel along the coast",
+    "The old harbour was built more than two hundred years ago by the fishing families",
+    "Every morning the boats leave before sunrise and return when the tide turns",
+    "In the village, the bakery opens at six and closes when the bread is gone",
+    "Visitors often ask why the lighthouse is painted in red and white stripes",
+]
+
+
+def television_alone(seconds: float) -> bytes:
+    pause = np.zeros(int(0.5 * SAMPLE_RATE_HZ))
+    spoken = [at_level(spoken_pcm(text, voice="en-us+m7", words_per_minute=170), -36)
+              for text in TV_SENTENCES]
+    tv = np.concatenate([part for sentence in spoken for part in (sentence, pause)])
+    tv = np.tile(tv, int(np.ceil(seconds * SAMPLE_RATE_HZ / len(tv))))
+    tail = np.zeros(2 * SAMPLE_RATE_HZ)  # then the room is quiet
+    return np.clip(np.concatenate([tv[: int(seconds * SAMPLE_RATE_HZ)], tail]),
+                   -32768, 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize(("bar_db", "at_most"), [(None, 2), ("0", None)])
+def test_a_television_alone_opens_utterances_only_before_it_is_known(
+        gateway: GatewayProcess, reader: KafkaReader, tmp_path: Path, bar_db: str | None,
+        at_most: int | None) -> None:
+    signal = television_alone(30.0)
+    device = f"tv-alone-bar-{bar_db or 'default'}"
+    agent = agent_on(tmp_path, gateway, signal, device,
+                     {"AGENT_BACKGROUND_MARGIN_DB": bar_db} if bar_db else {})
+    try:
+        # the whole file plays, then the agent has 10 s to deliver what it cut
+        records = events_of(reader, device, 100,
+                            timeout_s=len(signal) / BYTES_PER_SECOND + 10)
+    finally:
+        agent.stop()
+    segments = {r.headers["segment_id"] for r in records}
+    if at_most is not None:
+        assert len(segments) <= at_most, sorted(segments)
+    else:
+        assert len(segments) >= 4, sorted(segments)  # its sentences, one after another
