@@ -93,9 +93,9 @@ TALKER_ONSET_WINDOWS = 25
 TALKER_WINDOWS = 100
 TALKER_PERCENTILE = 75
 ABOVE_ROOM_DB = 6.0
-"""Nor is a window background more than this above the loudest the room usually is (its
-90th-percentile level outside utterances): in a quiet room nothing else speaks, and the
-talker's soft first syllable or word tail is the talker's."""
+"""The talker hold calls no window BACKGROUND that lies more than this above the loudest
+the room usually is (its 90th-percentile level outside utterances): in a quiet room nothing
+else speaks, and the talker's soft first syllable or word tail is the talker's."""
 
 _FREQS = np.fft.rfftfreq(WINDOW_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
 _BAND = np.logical_and(BAND_HZ[0] <= _FREQS, BAND_HZ[1] >= _FREQS)
