@@ -12,7 +12,7 @@ from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ
 __all__ = ["tone", "silence", "speech_like_pcm", "room_noise", "utterances_with_pauses",
-           "dominant_frequency"]
+           "quieter", "mixed", "dominant_frequency"]
 
 
 def speech_like_pcm(seconds: float, seed: int = 0, amplitude: int = 6000) -> bytes:
@@ -34,6 +34,21 @@ def room_noise(seconds: float, seed: int, rms: float = 30.0) -> bytes:
     rng = random.Random(seed)
     n = int(RATE * seconds)
     return struct.pack(f"<{n}h", *(int(rng.gauss(0, rms)) for _ in range(n)))
+
+
+def quieter(pcm: bytes, db: float) -> bytes:
+    """`pcm` turned down by `db`."""
+    n = len(pcm) // 2
+    scale = 10 ** (-db / 20)
+    return struct.pack(f"<{n}h", *(int(x * scale) for x in struct.unpack(f"<{n}h", pcm)))
+
+
+def mixed(a: bytes, b: bytes) -> bytes:
+    """Two signals of one length heard together, clipped to PCM16."""
+    n = len(a) // 2
+    return struct.pack(f"<{n}h", *(max(-32768, min(32767, x + y)) for x, y in
+                                   zip(struct.unpack(f"<{n}h", a), struct.unpack(f"<{n}h", b),
+                                       strict=True)))
 
 
 def utterances_with_pauses(count: int, speech_s: float, pause_s: float,

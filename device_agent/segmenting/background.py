@@ -77,8 +77,8 @@ class RoomLevel:
         self._since_update += 1
         if len(self._levels) >= 50 and self._since_update >= UPDATE_WINDOWS:
             self._since_update = 0
-            self.level = float(np.median(self._levels))
-            self.upper = float(np.percentile(self._levels, ROOM_UPPER_PERCENTILE))
+            middle, upper = np.percentile(self._levels, [50, ROOM_UPPER_PERCENTILE])
+            self.level, self.upper = float(middle), float(upper)
 
     def forget(self, windows: int) -> None:
         """The last `windows` were an utterance's onset, not the room."""

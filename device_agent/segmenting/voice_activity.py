@@ -255,7 +255,7 @@ class VoiceDetector:
         return kind
 
     def _near_talker(self, kind: int, level: float, holding: bool, opened: bool) -> int:
-        """The talker hold (off unless `talker_hold_db` is set)."""
+        """The talker hold (off when `talker_hold_db` is 0)."""
         hold = self.config.talker_hold_db
         if hold <= 0:
             return kind

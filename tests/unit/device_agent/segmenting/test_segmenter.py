@@ -18,7 +18,7 @@ from device_agent.segmenting.voice_activity import (
     SPEECH,
     DetectorConfig,
 )
-from devkit.signals import room_noise, speech_like_pcm
+from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
 
 BPS = 32000  # bytes per second
 
@@ -57,20 +57,13 @@ def test_two_utterances_are_cut_at_their_pauses_with_preroll_and_hangover() -> N
         assert end == pytest.approx(onset + length + 0.3, abs=0.05)  # 0.3 s hangover
 
 
-def quieter(pcm: bytes, db: float) -> bytes:
-    samples = np.frombuffer(pcm, "<i2").astype(np.float64) * 10 ** (-db / 20)
-    return samples.astype("<i2").tobytes()
-
-
 @pytest.mark.parametrize(("hold_db", "ends_after_near_talker"), [(8.0, True), (0.0, False)])
 def test_a_quieter_background_talker_does_not_hold_an_utterance_open(
         hold_db: float, ends_after_near_talker: bool) -> None:
     """A background talker 12 dB lower, on and on; the near talker from 3.0 to 4.5 s."""
-    background = np.frombuffer(quieter(speech_like_pcm(10.0, seed=6), 12.0), "<i2")
-    near = np.frombuffer(speech_like_pcm(1.5, seed=5), "<i2")
-    mixed = background.astype(np.int32)
-    mixed[3 * 16000: 3 * 16000 + len(near)] += near
-    signal = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+    background = quieter(speech_like_pcm(10.0, seed=6), 12.0)
+    near = silence_pcm(3.0) + speech_like_pcm(1.5, seed=5)
+    signal = mixed(background, near + silence_pcm(10.0 - 4.5))
     config = SegmenterConfig(detector=DetectorConfig("energy", talker_hold_db=hold_db))
     segments = run(Segmenter(config), signal)
     holding = [(start / BPS, (start + len(pcm)) / BPS) for start, pcm, _ in segments

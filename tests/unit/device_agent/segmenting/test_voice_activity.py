@@ -1,7 +1,5 @@
 """The detector's talker hold against the room (voice_activity.py). Pure: windows in, kinds out."""
 
-import numpy as np
-
 from device_agent.capture.fakes import silence_pcm
 from device_agent.segmenting.voice_activity import (
     BACKGROUND,
@@ -9,17 +7,7 @@ from device_agent.segmenting.voice_activity import (
     DetectorConfig,
     VoiceDetector,
 )
-from devkit.signals import room_noise, speech_like_pcm
-
-
-def quieter(pcm: bytes, db: float) -> bytes:
-    samples = np.frombuffer(pcm, "<i2").astype(np.float64) * 10 ** (-db / 20)
-    return samples.astype("<i2").tobytes()
-
-
-def louder_sum(a: bytes, b: bytes) -> bytes:
-    mixed = np.frombuffer(a, "<i2").astype(np.int32) + np.frombuffer(b, "<i2")
-    return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
 
 
 def background_windows_in_a_soft_stretch(room: bytes, soft_db: float = 12.0) -> int:
@@ -31,7 +19,7 @@ def background_windows_in_a_soft_stretch(room: bytes, soft_db: float = 12.0) -> 
     for i in range(0, len(before), WINDOW_BYTES):
         detector.classify(before[i:i + WINDOW_BYTES], holding=False)
     talker = speech_like_pcm(1.5, seed=5) + quieter(speech_like_pcm(1.5, seed=8), soft_db)
-    heard = louder_sum(talker, under)
+    heard = mixed(talker, under)
     kinds = [detector.classify(heard[i:i + WINDOW_BYTES], holding=i >= 0.3 * 32000)
              for i in range(0, len(heard), WINDOW_BYTES)]
     return sum(kind == BACKGROUND for kind in kinds[75:])
