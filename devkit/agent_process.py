@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devkit.kafka_reader import ReadEvent
 from devkit.processes import ChildProcess
-from edge_gateway.audio import pcm_to_wav
+from ingress_common.wav import pcm_to_wav
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from edge_gateway.audio import wav_to_pcm
-from edge_gateway.events import AudioInputEvent
-from edge_gateway.framing import decode_event
+from ingress_common.audio_event import AudioInputEvent
+from ingress_common.framing import decode_event
+from ingress_common.wav import wav_to_pcm
 
 
 @dataclass(frozen=True)

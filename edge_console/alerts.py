@@ -29,16 +29,25 @@ class Observed:
     """Since when its input has stayed at or below the no-sound level (None: it has not)."""
     depths: tuple[int, ...]
     """Spool depth in its last reports, oldest first."""
+    readable_since_ms: int = 0
+    """Since when the console has been able to read Kafka again after an outage: no
+    report counts as older than this for `offline` (the console's outage is not the
+    device's)."""
+
+
+def interval_s(health: DeviceHealth, limits: ConsoleSettings) -> float:
+    """The device's own report interval, or the console's setting for older agents."""
+    return health.report.health_interval_s or limits.health_interval_s
 
 
 def alerts_for(seen: Observed, limits: ConsoleSettings) -> list[Alert]:
     report = seen.health.report
     out = []
-    age_s = (seen.now_ms - seen.health.received_at_ms) / 1000
-    offline_s = limits.offline_intervals * limits.health_interval_s
-    if age_s > offline_s:
+    age_s = (seen.now_ms - max(seen.health.received_at_ms, seen.readable_since_ms)) / 1000
+    every_s = interval_s(seen.health, limits)
+    if age_s > limits.offline_intervals * every_s:
         out.append(Alert("offline", f"No report for {age_s:.0f} s (more than "
-                                    f"{limits.offline_intervals:g} intervals)."))
+                                    f"{limits.offline_intervals:g} intervals of {every_s:g} s)."))
     if not report.mic_open:
         out.append(Alert("mic_closed", "The microphone is not open: unplugged, or refused."))
     elif seen.quiet_since_ms is not None and \

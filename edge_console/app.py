@@ -19,12 +19,15 @@ from flask import Flask, Response, g, jsonify, request
 from edge_console import playback
 from edge_console.fleet import FleetView
 from edge_console.follower import FleetFollower
+from edge_console.kafka_status import KafkaStatus
 from edge_console.metrics import exposition
 from edge_console.settings import ConsoleSettings
-from edge_console.settings_writer import DEVICE_ID, SettingsNotStored, SettingsWriter
-from edge_gateway.auth import AuthError, TokenVerifier, token_from_request
+from edge_console.settings_writer import SettingsNotStored, SettingsWriter
+from ingress_common.auth import AuthError, TokenVerifier, token_from_request
 from ingress_common.config import ConfigError
 from ingress_common.health import RecentUtterance
+from ingress_common.identifiers import is_id
+from ingress_common.remote_settings import REMOTE_SETTINGS
 
 _LOGGER = logging.getLogger(__name__)
 _AUDIT = logging.getLogger("edge_console.audit")
@@ -42,6 +45,13 @@ class ConsoleState:
     follower: FleetFollower
     writer: SettingsWriter
     verifier: TokenVerifier | None
+    kafka: KafkaStatus
+
+    def device_views(self) -> tuple[list[dict[str, Any]], dict[str, object]]:
+        """Every device as of the last moment Kafka was readable, and Kafka's state."""
+        kafka = self.kafka.state
+        views = self.fleet.views(kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
+        return views, kafka.message()
 
 
 def now_ms() -> int:
@@ -94,8 +104,13 @@ def _add_security(app: Flask, state: ConsoleState) -> None:
 def _add_routes(app: Flask, state: ConsoleState) -> None:
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify(status="ok", following=state.follower.assigned.is_set(),
-                       devices=len(state.fleet))
+        """503 while the console cannot read Kafka: what it shows is then out of date."""
+        kafka = state.kafka.state
+        response = jsonify(status="ok" if kafka.readable else "kafka_unreadable",
+                           following=state.follower.assigned.is_set(),
+                           devices=len(state.fleet), kafka=kafka.message())
+        response.status_code = 200 if kafka.readable else 503
+        return response
 
     @app.get("/")
     def page() -> Response:
@@ -120,16 +135,14 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
 
     @app.get("/api/remote-settings")
     def remote_settings() -> Response:
-        """The settings an operator may change, with the agent's own help text."""
-        from device_agent.settings import REMOTE_KEYS, SETTINGS
-
-        by_name = {s.name: s for s in SETTINGS}
-        return jsonify(settings=[{"name": name, "env": by_name[name].env,
-                                  "help": by_name[name].help} for name in REMOTE_KEYS])
+        """The settings an operator may change, with their help text."""
+        return jsonify(settings=[{"name": s.name, "env": s.env, "help": s.help}
+                                 for s in REMOTE_SETTINGS])
 
     @app.get("/api/devices")
     def devices() -> Response:
-        return jsonify(devices=state.fleet.views(now_ms()), refresh_s=state.settings.refresh_s,
+        views, kafka = state.device_views()
+        return jsonify(devices=views, kafka=kafka, refresh_s=state.settings.refresh_s,
                        operator=g.operator)
 
     @app.get("/api/devices/<path:device_id>/utterances/<path:segment_id>/audio")
@@ -151,10 +164,11 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
 
     @app.get("/api/devices/<path:device_id>")
     def device(device_id: str) -> Response:
-        view = state.fleet.view(device_id, now_ms())
+        kafka = state.kafka.state
+        view = state.fleet.view(device_id, kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
         if view is None:
             return _error(404, "not_found", f"no device {device_id!r} is known")
-        return jsonify(view)
+        return jsonify({**view, "kafka": kafka.message()})
 
     @app.put("/api/devices/<path:device_id>/settings")
     def change_settings(device_id: str) -> Response:
@@ -162,7 +176,7 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("values"), dict):
             return _error(400, "bad_request",
                           'send JSON {"values": {"hangover_s": "0.8", ...}}: the whole desired set')
-        if not DEVICE_ID.match(device_id):
+        if not is_id(device_id):
             return _error(400, "bad_request", "not a device id")
         values = {k: v for k, v in body["values"].items() if str(v).strip() != ""}
         try:
@@ -179,4 +193,5 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(exposition(state.fleet), mimetype="text/plain; version=0.0.4")
+        views, kafka = state.device_views()
+        return Response(exposition(views, bool(kafka["readable"])), mimetype="text/plain; version=0.0.4")

@@ -8,7 +8,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_console.alerts import Observed, alerts_for
+from edge_console.alerts import Observed, alerts_for, interval_s
 from edge_console.settings import ConsoleSettings
 from ingress_common.fleet_records import DeviceHealth, DeviceSettings
 
@@ -47,7 +47,7 @@ class FleetView:
             if not quiet:
                 state.quiet_since_ms = None
             elif state.quiet_since_ms is None:
-                covered_ms = int(min(report.uptime_s, self.limits.health_interval_s) * 1000)
+                covered_ms = int(min(report.uptime_s, interval_s(health, self.limits)) * 1000)
                 state.quiet_since_ms = health.received_at_ms - covered_ms
 
     def take_settings(self, settings: DeviceSettings) -> None:
@@ -65,15 +65,17 @@ class FleetView:
         with self._lock:
             return device_id in self._devices
 
-    def views(self, now_ms: int) -> list[dict[str, Any]]:
+    def views(self, now_ms: int, readable_since_ms: int = 0) -> list[dict[str, Any]]:
+        """Every device as at `now_ms`; no report counts as older than `readable_since_ms`
+        for `offline` (alerts.Observed)."""
         with self._lock:
             states = sorted(self._devices.values(), key=lambda s: s.device_id)
-            return [self._view(s, now_ms) for s in states]
+            return [self._view(s, now_ms, readable_since_ms) for s in states]
 
-    def view(self, device_id: str, now_ms: int) -> dict[str, Any] | None:
+    def view(self, device_id: str, now_ms: int, readable_since_ms: int = 0) -> dict[str, Any] | None:
         with self._lock:
             state = self._devices.get(device_id)
-            return self._view(state, now_ms) if state else None
+            return self._view(state, now_ms, readable_since_ms) if state else None
 
     def __len__(self) -> int:
         return len(self._devices)
@@ -85,11 +87,11 @@ class FleetView:
             self._devices.popitem(last=False)
         return state
 
-    def _view(self, state: DeviceState, now_ms: int) -> dict[str, Any]:
+    def _view(self, state: DeviceState, now_ms: int, readable_since_ms: int) -> dict[str, Any]:
         health = state.health
         recent_depths = tuple(depth for _, depth in list(state.depths)[-RISING_REPORTS:])
-        alerts = (alerts_for(Observed(health, now_ms, state.quiet_since_ms, recent_depths),
-                             self.limits)
+        alerts = (alerts_for(Observed(health, now_ms, state.quiet_since_ms, recent_depths,
+                                      readable_since_ms), self.limits)
                   if health else [])
         desired = state.desired
         report = health.report.message() if health else None

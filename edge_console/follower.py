@@ -1,33 +1,45 @@
 """Reads the health and settings topics, all partitions from the beginning, into the
-FleetView, and keeps following them. No consumer group: partitions are assigned directly
-(a group join takes seconds here, and each console wants every record anyway)."""
+FleetView, and keeps following them (partitions assigned directly, as every follower does:
+`ingress_common.kafka_topics`).
+
+It also tells the console whether Kafka can be read (`KafkaStatus`): every `PROBE_S` it
+asks the broker for the health topic's metadata, bounded to `PROBE_TIMEOUT_S`, so a broker
+that is gone or frozen is noticed within a few seconds even when no record is due."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
+import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from edge_console.fleet import FleetView
+from edge_console.kafka_status import KafkaStatus
 from ingress_common.fleet_records import decode_health, decode_settings
+from ingress_common.kafka_topics import follower_config, partition_count
 
 _LOGGER = logging.getLogger(__name__)
 POLL_S = 0.5
 RETRY_S = 2.0
+PROBE_S = 1.0
+"""How often the follower checks that the broker answers."""
+PROBE_TIMEOUT_S = 2.0
+"""A broker that does not answer a metadata request within this is taken as unreadable."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class FleetFollower(threading.Thread):
     def __init__(self, bootstrap_servers: str, health_topic: str, settings_topic: str,
-                 fleet: FleetView) -> None:
+                 fleet: FleetView, status: KafkaStatus) -> None:
         super().__init__(name="fleet-follower", daemon=True)
-        self._config = {"bootstrap.servers": bootstrap_servers,
-                        "group.id": f"edge-console-{uuid.uuid4()}",
-                        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                        "fetch.wait.max.ms": 200}
+        self._config = follower_config(bootstrap_servers, "edge-console", 200)
         self._topics = (health_topic, settings_topic)
         self._fleet = fleet
+        self.status = status
         self._stopping = threading.Event()
         self.assigned = threading.Event()
         self.records = 0
@@ -41,36 +53,53 @@ class FleetFollower(threading.Thread):
         try:
             while not self._stopping.is_set() and not self._assign(consumer):
                 self._stopping.wait(RETRY_S)
+            next_probe = 0.0
             while not self._stopping.is_set():
-                msg = consumer.poll(POLL_S)
-                if msg is None:
-                    continue
-                if msg.error() is not None:  # a broker away answers at once: do not spin
-                    self._stopping.wait(RETRY_S)
-                    continue
-                self._take(msg.topic(), msg.value())
+                if time.monotonic() >= next_probe:
+                    self._probe(consumer)
+                    next_probe = time.monotonic() + PROBE_S
+                self._take(consumer.poll(POLL_S))
         finally:
             consumer.close()
+
+    def _probe(self, consumer: Consumer) -> None:
+        try:
+            partition_count(consumer, self._topics[0], PROBE_TIMEOUT_S)
+        except KafkaException as exc:
+            if self.status.state.readable:
+                _LOGGER.warning("cannot read Kafka: %s", exc)
+            self.status.failed(f"Kafka does not answer: {exc.args[0]}")
+            return
+        if not self.status.state.readable:
+            _LOGGER.info("Kafka is readable again")
+        self.status.read(now_ms())
 
     def _assign(self, consumer: Consumer) -> bool:
         partitions = []
         try:
             for topic in self._topics:
-                metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
-                if metadata is None or metadata.error is not None or not metadata.partitions:
-                    _LOGGER.warning("topic %s not found yet (a gateway creates it)", topic)
-                    return False
-                partitions += [TopicPartition(topic, p, OFFSET_BEGINNING)
-                               for p in metadata.partitions]
+                count = partition_count(consumer, topic, PROBE_TIMEOUT_S)
+                partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(count)]
         except KafkaException as exc:
-            _LOGGER.warning("Kafka not reachable: %s", exc)
+            _LOGGER.warning("cannot follow the fleet's topics yet (a gateway creates them): %s",
+                            exc)
+            self.status.failed(f"cannot follow the fleet's topics: {exc.args[0]}")
             return False
         consumer.assign(partitions)
         self.assigned.set()
+        self.status.read(now_ms())
         _LOGGER.info("following %s", ", ".join(self._topics))
         return True
 
-    def _take(self, topic: str | None, value: bytes | None) -> None:
+    def _take(self, msg: Message | None) -> None:
+        if msg is None:
+            return
+        error = msg.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:  # a broker away answers at once
+                self._stopping.wait(RETRY_S)
+            return
+        topic, value = msg.topic(), msg.value()
         if value is None:
             return
         try:

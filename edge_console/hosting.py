@@ -3,6 +3,7 @@ made in the worker, after the fork (librdkafka's threads do not survive one)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from edge_console.settings import ConsoleSettings
-from edge_gateway.hosting.gunicorn_logging import gunicorn_logconfig
+from ingress_common.gunicorn_logging import gunicorn_logconfig
 
 THREADS = 8
 
@@ -19,18 +20,20 @@ def build_app(settings: ConsoleSettings) -> Flask:
     from edge_console.app import ConsoleState, create_app
     from edge_console.fleet import FleetView
     from edge_console.follower import FleetFollower
+    from edge_console.kafka_status import KafkaStatus
     from edge_console.settings_writer import SettingsWriter
-    from edge_gateway.auth import TokenVerifier
+    from ingress_common.auth import TokenVerifier
 
     fleet = FleetView(settings)
+    kafka = KafkaStatus(time.time_ns() // 1_000_000)
     follower = FleetFollower(settings.kafka_bootstrap_servers, settings.health_topic,
-                             settings.settings_topic, fleet)
+                             settings.settings_topic, fleet, kafka)
     follower.start()
     verifier = (TokenVerifier.from_file(Path(settings.auth_public_keys), settings.auth_audience,
                                         issuer=settings.auth_issuer or None)
                 if settings.auth_enabled else None)
     writer = SettingsWriter(settings.kafka_bootstrap_servers, settings.settings_topic, fleet)
-    return create_app(ConsoleState(settings, fleet, follower, writer, verifier))
+    return create_app(ConsoleState(settings, fleet, follower, writer, verifier, kafka))
 
 
 class ConsoleServer(BaseApplication):

@@ -1,27 +1,31 @@
 """Per-device gauges for Prometheus, made from the FleetView at each scrape.
 
 Bounded: at most CONSOLE_MAX_DEVICES devices, times 7 gauges plus one series per active
-alert. docs/prometheus-alerts.yml holds example alerting rules on them."""
+alert, and one gauge for the console's own reading of Kafka. docs/prometheus-alerts.yml
+holds example alerting rules on them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from edge_console.alerts import CODES
-from edge_console.fleet import FleetView
 
 
 class FleetCollector(Collector):
-    def __init__(self, fleet: FleetView) -> None:
-        self._fleet = fleet
+    def __init__(self, views: list[dict[str, Any]], kafka_up: bool) -> None:
+        self._views = views
+        self._kafka_up = kafka_up
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        views = self._fleet.views(time.time_ns() // 1_000_000)
+        views = self._views
+        yield GaugeMetricFamily("edge_console_kafka_up",
+                                "1 while the console can read Kafka; at 0 the device gauges "
+                                "are as of the last moment it could.", value=float(self._kafka_up))
         gauges = {
             "online": GaugeMetricFamily("edge_console_device_online",
                                         "1 while the device reports.", labels=["device"]),
@@ -61,7 +65,8 @@ class FleetCollector(Collector):
         yield alerts
 
 
-def exposition(fleet: FleetView) -> bytes:
+def exposition(views: list[dict[str, Any]], kafka_up: bool) -> bytes:
+    """The gauges of `views` (FleetView.views) and whether Kafka is readable."""
     registry = CollectorRegistry()
-    registry.register(FleetCollector(fleet))
+    registry.register(FleetCollector(views, kafka_up))
     return generate_latest(registry)

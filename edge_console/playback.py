@@ -7,7 +7,7 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from edge_gateway.framing import decode_event
+from ingress_common.framing import decode_event
 from ingress_common.health import RecentUtterance
 
 READ_TIMEOUT_S = 10.0

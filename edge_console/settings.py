@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edge_gateway.auth import OPERATOR_AUDIENCE
 from ingress_common import config
+from ingress_common.auth import OPERATOR_AUDIENCE
 from ingress_common.config import (
     ConfigError,
     Setting,

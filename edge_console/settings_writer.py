@@ -1,24 +1,24 @@
 """Writes an operator's change of a device's settings to the settings topic, as the
-device's new desired state with the next version. Checked first by the agent's own
-validators: a value the agent would refuse is never stored."""
+device's new desired state with the next version. Checked first for type and range by the
+contract's validators (`ingress_common.remote_settings`): a value out of range is never
+stored. Whether the device has the packages a value needs, only the device can tell: it
+refuses such a version when it applies it, and its health report says why."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from device_agent.settings import check_remote
 from edge_console.fleet import FleetView
-from edge_gateway.publisher import partition_for
 from ingress_common.fleet_records import DeviceSettings, encode_settings
 from ingress_common.health import DesiredSettings
+from ingress_common.kafka_topics import partition_count, partition_for
+from ingress_common.remote_settings import check_remote
 
 WRITE_TIMEOUT_S = 10.0
-DEVICE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 
 
 class SettingsNotStored(Exception):
@@ -38,7 +38,7 @@ class SettingsWriter:
 
     def change(self, device_id: str, values: Mapping[str, object], operator: str) -> DeviceSettings:
         """Store `values` (the device's whole desired set, by config-file key) as its next
-        version. ConfigError: a value the agent would refuse (nothing stored)."""
+        version. ConfigError: a value of the wrong type or out of range (nothing stored)."""
         text = {str(k): str(v) for k, v in values.items()}
         check_remote(text)
         with self._lock:
@@ -58,9 +58,11 @@ class SettingsWriter:
             if err is not None:
                 failure.append(err)
             done.set()
-        metadata = self._producer.list_topics(self.topic, timeout=WRITE_TIMEOUT_S)
-        partitions = len(metadata.topics[self.topic].partitions) \
-            if self.topic in metadata.topics else 0
+        try:
+            partitions = partition_count(self._producer, self.topic, WRITE_TIMEOUT_S)
+        except KafkaException as exc:
+            raise SettingsNotStored(f"Kafka did not store the change ({exc.args[0]}); "
+                                    "try again") from None
         self._producer.produce(self.topic, encode_settings(record), record.device_id,
                                partition=partition_for(record.device_id, partitions) or 0,
                                on_delivery=delivered)

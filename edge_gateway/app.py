@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
-from edge_gateway.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
 from edge_gateway.fleet.health_intake import HealthIntake
-from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered, serializer_for
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.service import ReceiptService
+from edge_gateway.schema_registration import SchemaRegistration, SchemaUnregistered, serializer_for
 from edge_gateway.settings import GatewaySettings, load_verifier
 from edge_gateway.stream import StreamHandler, WebSocket
+from ingress_common.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
+from ingress_common.framing import Framing
 from ingress_common.health import HEALTH_PATH, MAX_REPORT_BYTES
 from ingress_common.protocol import Error, encode_server
 from ingress_common.refusals import (

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge_gateway.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from edge_gateway.settings import load_settings, markdown_table
+from ingress_common.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from ingress_common.config import ConfigError, cli_overrides
 from ingress_common.logs import configure_logging
 

@@ -13,15 +13,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge_gateway.audio import wav_parts
-from edge_gateway.events import AudioInputEvent, EventSerializer
 from edge_gateway.landing import LateLocation, Location
 from edge_gateway.metrics import GatewayMetrics
-from edge_gateway.publisher import Delivery, KafkaPublisher, partition_for
+from edge_gateway.publisher import Delivery, KafkaPublisher
 from edge_gateway.record_headers import audio_headers
+from ingress_common.audio_event import AudioInputEvent, EventSerializer
+from ingress_common.kafka_topics import partition_for
 from ingress_common.pcm import duration_ms
 from ingress_common.protocol import Start
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
+from ingress_common.wav import wav_parts
 
 
 @dataclass

@@ -16,7 +16,6 @@ background. The message that met the error is reported as failed and retryable.
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from edge_gateway.kafka_logs import kafka_logger
+from ingress_common.kafka_topics import partition_for
 from ingress_common.log_throttle import throttled_logger
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 
@@ -94,14 +94,6 @@ class InFlight:
                 self._late = late
                 return
         late(self.delivery)
-
-
-def partition_for(key: str, partitions: int) -> int | None:
-    """The partition a key's records go to: CRC-32 of the key (like librdkafka's
-    `consistent` partitioner), stable for a given partition count; None when the count is
-    not known yet (librdkafka then chooses). A device's records thus share one partition,
-    which the receipts' recovery scan relies on."""
-    return zlib.crc32(key.encode()) % partitions if partitions > 0 else None
 
 
 def producer_config(bootstrap_servers: str, max_event_bytes: int, publish_timeout_s: float,

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge_gateway.auth import DEVICE_AUDIENCE
-from edge_gateway.framing import Framing
 from edge_gateway.limits import StreamLimits
 from ingress_common import config
+from ingress_common.auth import DEVICE_AUDIENCE
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC
+from ingress_common.framing import Framing
 
 if TYPE_CHECKING:
-    from edge_gateway.auth import TokenVerifier
+    from ingress_common.auth import TokenVerifier
 from ingress_common.config import (
     ConfigError,
     Setting,
@@ -147,7 +147,7 @@ def _framing(text: str) -> Framing:
 
 
 def _algorithms(text: str) -> tuple[str, ...]:
-    from edge_gateway.auth import ASYMMETRIC_ALGORITHMS
+    from ingress_common.auth import ASYMMETRIC_ALGORITHMS
 
     algorithms = comma_list(text)
     unsafe = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
@@ -291,7 +291,7 @@ def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] |
 
 
 def load_verifier(settings: GatewaySettings) -> TokenVerifier | None:
-    from edge_gateway.auth import TokenVerifier
+    from ingress_common.auth import TokenVerifier
 
     if not settings.auth_enabled:
         return None

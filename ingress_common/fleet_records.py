@@ -22,12 +22,17 @@ SETTINGS_TOPIC = "speech.devices.settings"
 COMPACTED = {"cleanup.policy": "compact"}
 
 
-def _schema(name: str) -> Any:
-    text = resources.files("ingress_common").joinpath(f"schemas/{name}").read_text()
-    return fastavro.parse_schema(json.loads(text))
+def _schema(name: str, last_fields_added: int = 0) -> Any:
+    """The schema in `name`, without its `last_fields_added` last fields when given."""
+    schema = json.loads(resources.files("ingress_common").joinpath(f"schemas/{name}").read_text())
+    if last_fields_added:
+        schema["fields"] = schema["fields"][:-last_fields_added]
+    return fastavro.parse_schema(schema)
 
 
 HEALTH_SCHEMA = _schema("device_health.avsc")
+HEALTH_SCHEMA_BEFORE_INTERVAL = _schema("device_health.avsc", last_fields_added=1)
+"""Records that gateways wrote before `health_interval_s` end where this schema ends."""
 SETTINGS_SCHEMA = _schema("device_settings.avsc")
 
 
@@ -58,7 +63,11 @@ def encode_health(health: DeviceHealth) -> bytes:
 
 
 def decode_health(value: bytes) -> DeviceHealth:
-    record = fastavro.schemaless_reader(io.BytesIO(value), HEALTH_SCHEMA, HEALTH_SCHEMA)
+    try:
+        record = fastavro.schemaless_reader(io.BytesIO(value), HEALTH_SCHEMA, HEALTH_SCHEMA)
+    except EOFError:  # written before the last field was added
+        record = fastavro.schemaless_reader(io.BytesIO(value), HEALTH_SCHEMA_BEFORE_INTERVAL,
+                                            HEALTH_SCHEMA)
     assert isinstance(record, dict)
     recent = tuple(RecentUtterance(**r) for r in record["recent"])
     report = HealthReport(**{f.name: record[f.name] for f in fields(HealthReport)

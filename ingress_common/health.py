@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from ingress_common.identifiers import ID_PATTERN, is_id
+from ingress_common.pcm import SILENT_DBFS as SILENT_DBFS  # re-exported: reports use it
 
 HEALTH_PATH = "/v1/health"
 MAX_REPORT_BYTES = 8192
 """A report's JSON body is at most this long; the gateway answers a longer one with 413."""
 MAX_RECENT_UTTERANCES = 5
-SILENT_DBFS = -120.0
-"""The level reported for digital silence (a log of zero has no value)."""
 REASONS = ("interval", "start", "mic_lost", "mic_back", "quarantined", "spool_half",
            "settings_applied", "settings_refused")
 """Why a report was sent: the interval, or the change of state that sent it at once."""
 
-_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _TEXT_MAX = 200
+OPTIONAL_FIELDS = ("settings_error", "health_interval_s")
+"""Fields older agents do not send: a report without them takes the default."""
 
 
 class BadReport(ValueError):
@@ -82,6 +83,9 @@ class HealthReport:
     settings_error: str = ""
     """Why the last remote settings were refused, if they were."""
     recent: tuple[RecentUtterance, ...] = ()
+    health_interval_s: float | None = None
+    """Seconds between this device's reports (the console calls it offline after a few of
+    them without one); None from agents older than the field."""
 
     def message(self) -> dict[str, Any]:
         body = asdict(self)
@@ -108,12 +112,12 @@ class HealthReport:
                 values["recent"] = _recent(message.get("recent", []))
                 continue
             if f.name not in message:
-                if f.name == "settings_error":
+                if f.name in OPTIONAL_FIELDS:
                     continue
                 raise BadReport(f"{f.name} is missing")
             values[f.name] = _checked(f.name, str(f.type), message[f.name])
-        if not _ID.match(values["device_id"]):
-            raise BadReport(f"device_id must match {_ID.pattern}")
+        if not is_id(values["device_id"]):
+            raise BadReport(f"device_id must match {ID_PATTERN.pattern}")
         if values["reason"] not in REASONS:
             raise BadReport(f"reason must be one of {', '.join(REASONS)}")
         return cls(**values)

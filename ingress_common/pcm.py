@@ -8,6 +8,9 @@ SAMPLE_WIDTH_BYTES = 2
 CHANNELS = 1
 BYTES_PER_SECOND = SAMPLE_RATE_HZ * SAMPLE_WIDTH_BYTES * CHANNELS
 """32000: one second of the wire's PCM."""
+SILENT_DBFS = -120.0
+"""The level of digital silence, in dB below full scale (a log of zero has no value):
+reports show it for no audio, and the detector's noise floor starts there."""
 
 
 def whole_samples(pcm_bytes: int) -> int:

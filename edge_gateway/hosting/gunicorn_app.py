@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
-from edge_gateway.hosting.gunicorn_logging import gunicorn_logconfig
 from edge_gateway.settings import GatewaySettings
+from ingress_common.gunicorn_logging import gunicorn_logconfig
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -25,16 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from edge_gateway.kafka_logs import kafka_logger
-from edge_gateway.publisher import partition_for
 from edge_gateway.receipts.book import ReceiptBook
 from edge_gateway.receipts.devices import DeviceLimits, ServedDevice, ServedDevices
 from edge_gateway.receipts.records import decode_record
+from ingress_common.kafka_topics import follower_config, partition_count, partition_for
 from ingress_common.log_throttle import throttled_logger
 
 _LOGGER = throttled_logger(__name__)
@@ -53,16 +52,8 @@ DROP_CHECK_S = 5.0
 
 
 def consumer_config(bootstrap_servers: str, passthrough: Mapping[str, str]) -> dict[str, object]:
-    return {
-        **{k: v for k, v in passthrough.items() if not k.startswith(("linger", "batch"))},
-        "bootstrap.servers": bootstrap_servers,
-        "group.id": f"edge-gateway-receipts-{uuid.uuid4()}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-        "fetch.wait.max.ms": FETCH_WAIT_MS,
-        "auto.offset.reset": "earliest",
-        "logger": kafka_logger("receipts-follower"),
-    }
+    return {**follower_config(bootstrap_servers, "edge-gateway-receipts", FETCH_WAIT_MS, passthrough),
+            "logger": kafka_logger("receipts-follower")}
 
 
 class _Learning:
@@ -265,9 +256,4 @@ class ReceiptFollower(threading.Thread):
         return partition
 
     def _partition_count(self, consumer: Consumer) -> int:
-        metadata = consumer.list_topics(self.topic, timeout=RETRY_S * 10)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART,
-                                            f"receipts topic {self.topic} does not exist"))
-        return len(topic.partitions)
+        return partition_count(consumer, self.topic, RETRY_S * 10)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edge_gateway.landing import LateLocation, Location
-from edge_gateway.publisher import Delivery, InFlight, LateReport, partition_for
+from edge_gateway.publisher import Delivery, InFlight, LateReport
 from edge_gateway.receipts.book import Landed, Pending, ReceiptBook
 from edge_gateway.receipts.records import (
     Abandoned,
@@ -42,6 +42,7 @@ from edge_gateway.receipts.records import (
     encode_record,
 )
 from edge_gateway.receipts.scan import ScanIncomplete
+from ingress_common.kafka_topics import partition_for
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed, SegmentInProgress
 
 _LOGGER = logging.getLogger(__name__)

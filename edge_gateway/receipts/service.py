@@ -6,7 +6,7 @@ import logging
 import time
 
 from edge_gateway.landing import Location
-from edge_gateway.publisher import KafkaPublisher, ensure_topic, partition_for
+from edge_gateway.publisher import KafkaPublisher, ensure_topic
 from edge_gateway.receipts.book import BookLimits, ReceiptBook, State
 from edge_gateway.receipts.devices import DeviceLimits, ServedDevices
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
@@ -14,6 +14,7 @@ from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLed
 from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.receipts.scan import ScanIncomplete, find_history, find_record
 from edge_gateway.settings import GatewaySettings
+from ingress_common.kafka_topics import partition_for
 
 _LOGGER = logging.getLogger(__name__)
 SCAN_TIMEOUT_S = 10.0

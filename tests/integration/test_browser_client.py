@@ -19,8 +19,8 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.log_audit import remember_secret
 from devkit.signals import dominant_frequency, tone
-from edge_gateway.audio import wav_to_pcm
 from edge_gateway.provisioning import generate_key_pair, issue_token
+from ingress_common.wav import wav_to_pcm
 from tests.conftest import TOPIC
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

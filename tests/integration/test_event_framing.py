@@ -28,7 +28,7 @@ from devkit.segments import new_segment_id, send_segment
 from devkit.signals import tone
 from devkit.waiting import wait_for
 from devkit.ws_client import RawWebSocket
-from edge_gateway.audio import wav_to_pcm
+from ingress_common.wav import wav_to_pcm
 from tests.conftest import TOPIC
 
 SUBJECT = f"{TOPIC}-value"

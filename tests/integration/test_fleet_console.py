@@ -32,8 +32,8 @@ from devkit.log_audit import remember_secret
 from devkit.signals import room_noise
 from devkit.speech import loud_bounds, phrases_with_pauses
 from devkit.waiting import wait_for
-from edge_gateway.auth import OPERATOR_AUDIENCE
 from edge_gateway.provisioning import issue_token, write_key_pair
+from ingress_common.auth import OPERATOR_AUDIENCE
 from ingress_common.pcm import BYTES_PER_SECOND
 
 pytest.importorskip("alsaaudio", reason="pyalsaaudio is not installed (needs libasound2-dev)")

@@ -23,8 +23,8 @@ from devkit.gateway_process import GatewayProcess
 from devkit.health_reports import sample_report
 from devkit.log_audit import remember_secret
 from devkit.ports import free_port
-from edge_gateway.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from edge_gateway.provisioning import issue_token, write_key_pair
+from ingress_common.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from ingress_common.fleet_records import HEALTH_TOPIC, decode_health
 from ingress_common.health import HEALTH_PATH, MAX_REPORT_BYTES, HealthReport
 

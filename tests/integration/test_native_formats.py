@@ -26,8 +26,8 @@ from devkit.fault_rig import events_of
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.speech import sox_convert, spoken_at
-from edge_gateway.audio import wav_to_pcm
 from ingress_common.protocol import SAMPLE_RATE_HZ
+from ingress_common.wav import wav_to_pcm
 
 pytest.importorskip("alsaaudio", reason="pyalsaaudio is not installed (needs libasound2-dev)")
 

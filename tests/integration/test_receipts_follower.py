@@ -13,10 +13,10 @@ from collections.abc import Callable
 from confluent_kafka import Producer
 
 from devkit.broker import Broker
-from edge_gateway.publisher import partition_for
 from edge_gateway.receipts.book import BookLimits, ReceiptBook
 from edge_gateway.receipts.follower import REFRESH_S, ReceiptFollower, consumer_config
 from edge_gateway.receipts.records import Claim, SegmentKey, encode_record
+from ingress_common.kafka_topics import partition_for
 
 IDLE_S = 3.0
 

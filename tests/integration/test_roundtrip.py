@@ -9,8 +9,8 @@ import requests
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import frames_of, stream_utterance
-from edge_gateway.audio import wav_to_pcm
 from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES
+from ingress_common.wav import wav_to_pcm
 from tests.conftest import TOPIC, tone_pcm
 
 

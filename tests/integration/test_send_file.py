@@ -13,8 +13,8 @@ from devkit.file_send import delivered_segments, run_send
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.speech import loud_bounds, phrases_with_pauses
-from edge_gateway.audio import pcm_to_wav
 from ingress_common.protocol import BYTES_PER_SECOND
+from ingress_common.wav import pcm_to_wav
 
 PHRASES = ["turn on the kitchen lights", "what is the weather tomorrow", "play some music"]
 

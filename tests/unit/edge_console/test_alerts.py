@@ -52,3 +52,24 @@ def test_the_view_tracks_quiet_since_and_is_bounded() -> None:
         fleet.take_health(DeviceHealth(replace(quiet, device_id=device), "gw", NOW))
     assert len(fleet) == 2 and fleet.view("pi-1", NOW) is None
     assert set(CODES) >= {"offline", "no_sound", "backlog"}
+
+
+def offline_at(health: DeviceHealth, now_ms: int, readable_since_ms: int = 0) -> bool:
+    seen = Observed(health, now_ms, None, (), readable_since_ms)
+    return "offline" in [a.code for a in alerts_for(seen, LIMITS)]
+
+
+def test_offline_is_judged_by_the_devices_own_interval() -> None:
+    fast = DeviceHealth(replace(fresh().report, health_interval_s=2.0), "gw", NOW)
+    slow = DeviceHealth(replace(fresh().report, health_interval_s=60.0), "gw", NOW)
+    older = DeviceHealth(fresh().report, "gw", NOW)  # no interval: the console's 30 s
+    assert not offline_at(fast, NOW + 6_000) and offline_at(fast, NOW + 6_500)
+    assert not offline_at(slow, NOW + 179_000) and offline_at(slow, NOW + 181_000)
+    assert not offline_at(older, NOW + 89_000) and offline_at(older, NOW + 91_000)
+
+
+def test_the_consoles_own_outage_makes_no_device_offline() -> None:
+    fast = DeviceHealth(replace(fresh().report, health_interval_s=2.0), "gw", NOW)
+    back = NOW + 40_000  # Kafka readable again 40 s after the last report
+    assert not offline_at(fast, back + 5_000, readable_since_ms=back)
+    assert offline_at(fast, back + 7_000, readable_since_ms=back)

@@ -8,18 +8,12 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from edge_gateway.audio import pcm_to_wav
-from edge_gateway.events import SCHEMA_TEXT, AudioInputEvent, serialize_schemaless
-from edge_gateway.framing import (
-    Framing,
-    SchemaRegistration,
-    SchemaUnregistered,
-    decode_event,
-    serializer_for,
-    unframe,
-)
+from edge_gateway.schema_registration import SchemaRegistration, SchemaUnregistered, serializer_for
 from edge_gateway.settings import load_settings
+from ingress_common.audio_event import SCHEMA_TEXT, AudioInputEvent, serialize_schemaless
 from ingress_common.config import ConfigError
+from ingress_common.framing import Framing, decode_event, unframe
+from ingress_common.wav import pcm_to_wav
 
 TOPIC = "speech.audio.ingress"
 VALUE = SerializationContext(TOPIC, MessageField.VALUE)

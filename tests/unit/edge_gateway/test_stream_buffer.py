@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from edge_gateway.events import deserialize_schemaless, serialize_schemaless
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import StreamLimits
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import Delivery
 from edge_gateway.stream import AudioConnection, StreamHandler
+from ingress_common.audio_event import deserialize_schemaless, serialize_schemaless
 from tests.unit.edge_gateway.test_stream_verdict import ScriptedSocket
 
 

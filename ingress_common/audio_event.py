@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import fastavro
 
-from edge_gateway.audio import WavParts
+from ingress_common.wav import WavParts
 
 EVENT_TYPE = "AudioInputEvent"
 AUDIO_FORMAT = "wav"
-SCHEMA_TEXT = resources.files("edge_gateway").joinpath("schemas/audio_input_event.avsc").read_text()
+SCHEMA_TEXT = resources.files("ingress_common").joinpath("schemas/audio_input_event.avsc").read_text()
 PARSED_SCHEMA = fastavro.parse_schema(json.loads(SCHEMA_TEXT))
 _FIELDS = json.loads(SCHEMA_TEXT)["fields"]
 _PAYLOAD_AT = [f["name"] for f in _FIELDS].index("payload")

@@ -1,49 +1,33 @@
-"""How an AudioInputEvent's Avro is framed on Kafka, and its schema's registration.
-
-Two framings, chosen by the operator (`GATEWAY_EVENT_FRAMING`), never by a side effect:
-- `schemaless`, the default and the seeds' contract: the Avro body alone. `speech-lib`'s
-  consumer reads it with `fastavro.schemaless_reader`.
-- `confluent`: magic byte 0, the schema id (4 bytes, big-endian), then the same body. What
-  registry-aware consumers read (`confluent_kafka`'s `AvroDeserializer`, Kafka Connect, ksqlDB).
+"""The event schema's registration in a schema registry, and the serializer the gateway's
+operator chose (`GATEWAY_EVENT_FRAMING`; the framings themselves: `ingress_common.framing`).
 
 With a registry URL the gateway registers the schema under the topic's value subject at
 start-up, whatever the framing, as the seeds' gateway does. Confluent framing needs the id
 that registration returns, so it is registered once and the body is spliced as for
 schemaless (the WAV is still copied once).
 """
-
 from __future__ import annotations
 
-import struct
 import threading
 import time
-from enum import StrEnum
 
 try:  # confluent_kafka's registry client speaks httpx2, or httpx in older releases
     from httpx2 import HTTPError as TransportError
 except ImportError:  # pragma: no cover - depends on the confluent_kafka release
     from httpx import HTTPError as TransportError  # type: ignore[no-redef]
 
-from edge_gateway.events import (
+from ingress_common.audio_event import (
     SCHEMA_TEXT,
     AudioInputEvent,
     EventSerializer,
-    deserialize_schemaless,
     serialize_schemaless,
 )
+from ingress_common.framing import Framing, confluent_prefix
 
-CONFLUENT_MAGIC_BYTE = 0
-CONFLUENT_PREFIX = struct.Struct(">bI")
-"""Magic byte, then the schema id: Confluent's wire format before the Avro body."""
 REGISTRY_TIMEOUT_S = 3
 """Seconds one request to the schema registry may take."""
 RETRY_AFTER_FAILURE_S = 1.0
 """After a failed registration, the next attempt waits this long."""
-
-
-class Framing(StrEnum):
-    SCHEMALESS = "schemaless"
-    CONFLUENT = "confluent"
 
 
 class SchemaUnregistered(Exception):
@@ -106,7 +90,7 @@ def confluent_serializer(registration: SchemaRegistration) -> EventSerializer:
         if registration.schema_id is None:
             raise SchemaUnregistered(registration.registry_url, registration.subject,
                                      registration.problem or "not registered")
-        return CONFLUENT_PREFIX.pack(CONFLUENT_MAGIC_BYTE, registration.schema_id) + \
+        return confluent_prefix(registration.schema_id) + \
             serialize_schemaless(event, topic)
 
     return serialize
@@ -118,19 +102,3 @@ def serializer_for(framing: Framing, registration: SchemaRegistration | None) ->
     if registration is None:
         raise ValueError("confluent framing needs a schema registry")
     return confluent_serializer(registration)
-
-
-def unframe(value: bytes) -> tuple[Framing, int | None, bytes]:
-    """Tell a value's framing: (framing, schema id or None, Avro body).
-
-    A schemaless AudioInputEvent starts with its `event_id`'s length, which is never 0 (the
-    gateway writes a UUID), so a leading 0 byte is Confluent's magic byte."""
-    if len(value) > CONFLUENT_PREFIX.size and value[0] == CONFLUENT_MAGIC_BYTE:
-        _, schema_id = CONFLUENT_PREFIX.unpack_from(value)
-        return Framing.CONFLUENT, schema_id, value[CONFLUENT_PREFIX.size:]
-    return Framing.SCHEMALESS, None, value
-
-
-def decode_event(value: bytes) -> AudioInputEvent:
-    """Read an event in either framing (the devkit's and the demo's readers use this)."""
-    return deserialize_schemaless(unframe(value)[2])

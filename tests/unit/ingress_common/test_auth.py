@@ -9,8 +9,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from edge_gateway.auth import AuthError, TokenVerifier, token_from_request
 from edge_gateway.provisioning import generate_key_pair, issue_token, parse_ttl
+from ingress_common.auth import AuthError, TokenVerifier, token_from_request
 
 AUD = "edge-audio-ingress"
 

@@ -3,12 +3,12 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_gateway.audio import pcm_to_wav, wav_parts, wav_to_pcm
-from edge_gateway.events import (
+from ingress_common.audio_event import (
     AudioInputEvent,
     deserialize_schemaless,
     serialize_schemaless,
 )
+from ingress_common.wav import pcm_to_wav, wav_parts, wav_to_pcm
 
 
 def test_wav_round_trip_is_exact() -> None:
@@ -29,7 +29,7 @@ def test_the_schema_takes_the_speech_lib_namespace() -> None:
     """A registry that holds the ASR consumer's schema (speech-lib) must accept ours."""
     import json
 
-    from edge_gateway.events import SCHEMA_TEXT
+    from ingress_common.audio_event import SCHEMA_TEXT
 
     schema = json.loads(SCHEMA_TEXT)
     assert (schema["namespace"], schema["name"]) == ("ai.speech.shared.events", "AudioInputEvent")
@@ -40,7 +40,7 @@ def _fastavro_reference(event: AudioInputEvent) -> bytes:
 
     import fastavro
 
-    from edge_gateway.events import PARSED_SCHEMA
+    from ingress_common.audio_event import PARSED_SCHEMA
 
     out = io.BytesIO()
     fastavro.schemaless_writer(out, PARSED_SCHEMA, event.record())
