@@ -12,13 +12,14 @@ from devkit.log_audit import LOG_PATHS
 
 
 class ChildProcess:
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         LOG_PATHS.append(log_path)
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=env, start_new_session=True)
+                                        env=env, cwd=cwd, start_new_session=True)
 
     @property
     def pid(self) -> int:

@@ -1,15 +1,15 @@
-"""Sources that stand in for the microphone: PCM in memory, tones, silence, and a scripted
-source that plays xruns, unplugs and stalls. Same interface as AlsaSource. (A WAV file is
-a real source of its own: `wav.py`.)"""
+"""Sources an operator can choose instead of a microphone (`AGENT_SOURCE=tone:HZ`,
+`silence`): PCM in memory, tones, silence. Same interface as AlsaSource. (A WAV file is a
+real source of its own: `wav.py`; the tests' scripted source lives with the tests.)"""
 
 from __future__ import annotations
 
 import math
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from device_agent.capture.source import Chunk, EndOfSource, RealTimePacer, SourceError, SourceStalled
+from device_agent.capture.source import Chunk, EndOfSource, RealTimePacer
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 RATE_HZ = SAMPLE_RATE_HZ
@@ -56,46 +56,3 @@ def tone_pcm(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
 
 def silence_pcm(seconds: float) -> bytes:
     return b"\0\0" * int(RATE_HZ * seconds)
-
-
-class ScriptedSource:
-    """Plays a script shared across reopenings, for xrun / unplug / stall tests.
-
-    Steps: bytes (a chunk of audio), "xrun", "unplug" (the read fails), "stall"
-    (no frames), "open_fails" (consumed by the next open()).
-    """
-
-    def __init__(self, script: Iterator[bytes | str], name: str = "scripted") -> None:
-        self.name = name
-        self._script = script
-        self.opened = 0
-        self.closed = 0
-        self._pending: bytes | str | None = None
-
-    def open(self) -> None:
-        step = self._next()
-        if step == "open_fails":
-            raise SourceError("device busy")
-        self._pending = step
-        self.opened += 1
-
-    def read(self, timeout_s: float) -> Chunk:
-        step = self._pending if self._pending is not None else self._next()
-        self._pending = None
-        if step == "xrun":
-            return Chunk(b"", xrun=True)
-        if step == "unplug":
-            raise SourceError("No such device")
-        if step == "stall":
-            raise SourceStalled(f"no frames for {timeout_s:g} s")
-        assert isinstance(step, bytes)
-        return Chunk(step)
-
-    def close(self) -> None:
-        self.closed += 1
-
-    def _next(self) -> bytes | str:
-        try:
-            return next(self._script)
-        except StopIteration:
-            raise EndOfSource(self.name) from None

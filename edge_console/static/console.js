@@ -87,7 +87,7 @@ function showDetail(device) {
     "spool": `${r.spool_depth} segments, ${r.spool_bytes} B, oldest ${r.spool_oldest_age_s} s`,
     "settings": `desired v${device.settings.desired_version} (by ${device.settings.changed_by ?? "–"}), applied v${device.settings.applied_version}` +
       (device.settings.error ? `; refused: ${device.settings.error}` : ""),
-    "agent": `${r.agent_version}, up ${r.uptime_s} s, clock skew ${device.clock_skew_ms} ms, via ${device.gateway_id}`,
+    "agent": `${r.agent_version}, up ${r.uptime_s} s, reports every ${r.health_interval_s ?? "–"} s, clock skew ${device.clock_skew_ms} ms, via ${device.gateway_id}`,
   };
   for (const [k, v] of Object.entries(shown)) {
     report.appendChild(text("dt", k));
@@ -110,6 +110,17 @@ function showDetail(device) {
   }
 }
 
+// While the console cannot read Kafka, say so: device states are as of the last read.
+function showKafka(kafka) {
+  const banner = $("kafka-outage");
+  banner.hidden = kafka.readable;
+  if (!kafka.readable) {
+    const since = new Date(kafka.since_ms).toLocaleTimeString();
+    banner.textContent = `The console cannot read Kafka since ${since} (${kafka.problem}). ` +
+      `Device states are as of then; no device is called offline for this outage.`;
+  }
+}
+
 async function refresh() {
   let response;
   try {
@@ -129,6 +140,7 @@ async function refresh() {
   $("login").hidden = true;
   $("fleet").hidden = false;
   $("operator").textContent = `operator: ${body.operator}`;
+  showKafka(body.kafka);
   const devices = body.devices;
   const offline = devices.filter((d) => !d.online).length;
   const alerting = devices.filter((d) => d.alerts.length).length;

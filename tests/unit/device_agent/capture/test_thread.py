@@ -6,13 +6,13 @@ import time
 
 from device_agent.backoff import Backoff
 from device_agent.capture.alsa import check_format
-from device_agent.capture.fakes import ScriptedSource
 from device_agent.capture.formats import PcmFormat
 from device_agent.capture.source import SourceError, Stamp
 from device_agent.capture.thread import Captured, CaptureThread, Item
 from device_agent.segmenting.segmenter import SegmentEnded, Segmenter, SegmenterConfig, SegmentStarted
 from device_agent.stats import AgentStats
 from devkit.signals import room_noise, speech_like_pcm
+from tests.unit.device_agent.capture.scripted_source import ScriptedSource
 
 A, B, C = b"\1\0" * 160, b"\2\0" * 160, b"\3\0" * 160
 

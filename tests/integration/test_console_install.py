@@ -1,0 +1,99 @@
+"""Issue 31: what a production install holds. The built wheel carries nothing of the test
+harness, and `pip install '.[console]'` alone, in a fresh virtualenv, gives a console that
+judges a device's settings by the contract (type and range), never by what happens to be
+installed on the console's host. Its change is counted in Kafka itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from devkit.broker import Broker
+from devkit.console_process import ConsoleProcess
+from devkit.waiting import wait_for
+from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC, DeviceSettings, decode_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PIP_TIMEOUT_S = 600
+AGENT_MODULES = ("numpy", "soxr", "alsaaudio", "webrtcvad", "webrtc_noise_gain", "pymicro_vad",
+                 "simple_websocket", "devkit")
+"""The agent's third-party packages, and the harness (the one wheel holds every part's own code)."""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
+                    str(ROOT)], check=True, timeout=PIP_TIMEOUT_S, capture_output=True)
+    return next(out.glob("*.whl"))
+
+
+@pytest.fixture(scope="module")
+def console_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("console-venv")
+    venv.create(home, with_pip=True)
+    subprocess.run([str(home / "bin" / "pip"), "install", "-q", f"{wheel}[console]"],
+                   check=True, timeout=PIP_TIMEOUT_S, capture_output=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def console(console_venv: Path, broker: Broker,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleProcess]:
+    for topic in (HEALTH_TOPIC, SETTINGS_TOPIC):  # a gateway creates them in a fleet
+        broker.create_topic(topic, 2)
+    workdir = tmp_path_factory.mktemp("console-alone")
+    process = ConsoleProcess(workdir, broker.bootstrap,
+                             command=[str(console_venv / "bin" / "edge-console"), "serve"]).start()
+    yield process
+    process.stop()
+
+
+def test_the_wheel_holds_nothing_of_the_harness(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ingress_common/schemas/audio_input_event.avsc" in names  # the wheel is whole
+    assert "edge_console/static/console.js" in names
+    assert not [n for n in names if n.startswith("devkit/") or "fault" in n.lower()]
+
+
+def test_the_console_installs_without_the_agents_packages(console_venv: Path) -> None:
+    python = str(console_venv / "bin" / "python")
+    found = subprocess.run([python, "-c", "import importlib.util as u, sys; print(' '.join("
+                            "m for m in sys.argv[1:] if u.find_spec(m)))", *AGENT_MODULES],
+                           capture_output=True, text=True, check=True, cwd=console_venv)
+    assert found.stdout.split() == []
+
+
+def stored_settings(broker: Broker, device_id: str) -> list[DeviceSettings]:
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "install-test",
+                         "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(SETTINGS_TOPIC, p, 0) for p in range(2)])
+        records = consumer.consume(100, timeout=3)
+        found = [decode_settings(r.value() or b"") for r in records if r.error() is None]
+        return [s for s in found if s.device_id == device_id]
+    finally:
+        consumer.close()
+
+
+def test_the_console_alone_checks_type_and_range_not_its_own_packages(
+        console: ConsoleProcess, broker: Broker) -> None:
+    accepted = console.change_settings("pi-alone", {"detector": "webrtc",
+                                                    "noise_suppression": "2"})
+    assert accepted.status_code == 200, accepted.text
+    stored = wait_for(lambda: stored_settings(broker, "pi-alone"), 15, "the change in Kafka")
+    assert [s.desired.values for s in stored] == [{"detector": "webrtc", "noise_suppression": "2"}]
+
+    refused = console.change_settings("pi-alone", {"hangover_s": "99"})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "AGENT_HANGOVER_S: must be between 0.02 and 10 (got '99')"
+    unknown = console.change_settings("pi-alone", {"gateway_url": "ws://elsewhere/"})
+    assert unknown.status_code == 400 and "cannot be changed remotely" in unknown.json()["message"]
+    assert len(stored_settings(broker, "pi-alone")) == 1  # nothing more was stored
