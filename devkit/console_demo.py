@@ -1,5 +1,5 @@
 """`make console`: the demo's broker and gateway, three agents on ALSA test microphones (real
-libasound), and edge-console, until Ctrl-C. Stops everything it started, by PID.
+libasound), and edge-console, until Ctrl-C or SIGTERM. Stops everything it started, by PID.
 
 - kitchen-pi hears spoken requests (espeak-ng) with pauses, then the room;
 - hall-pi hears a quiet room;
@@ -23,6 +23,7 @@ from devkit.alsa_fixture import FixtureDevice, alsa_env
 from devkit.broker import Broker
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
+from devkit.interrupts import stop_like_ctrl_c
 from devkit.ports import free_port
 from devkit.signals import room_noise
 from devkit.speech import phrases_with_pauses
@@ -51,6 +52,7 @@ def main() -> int:
     parser.add_argument("--screenshot", type=Path, help="save the page here, then stop")
     parser.add_argument("--seconds", type=float, default=45, help="wait before the screenshot")
     args = parser.parse_args()
+    stop_like_ctrl_c()
     workdir = Path(tempfile.mkdtemp(prefix="edge-console-demo-"))
     broker = Broker(workdir)
     started: list[GatewayProcess | ConsoleProcess | AgentProcess] = []
@@ -76,7 +78,8 @@ def main() -> int:
               f"{broker.bootstrap}, logs in {workdir})")
         if args.screenshot:
             return _screenshot(console.url, args.screenshot, args.seconds, workdir)
-        print("three agents report every 5 s; garage-pi's microphone is silent. Ctrl-C stops.")
+        print("three agents report every 5 s; garage-pi's microphone is silent. Ctrl-C (or "
+              "SIGTERM) stops.")
         threading.Event().wait()
         return 0
     except KeyboardInterrupt:

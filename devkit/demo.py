@@ -13,6 +13,7 @@ from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
+from devkit.interrupts import stop_like_ctrl_c
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
 from ingress_common.pcm import BYTES_PER_SECOND, duration_ms
@@ -30,6 +31,7 @@ def describe(event: ReadEvent) -> str:
 
 
 def main() -> int:
+    stop_like_ctrl_c()
     workdir = Path(tempfile.mkdtemp(prefix="edge-demo-"))
     broker = Broker(workdir)
     gateway: GatewayProcess | None = None
@@ -60,6 +62,9 @@ def main() -> int:
         print(f"every utterance delivered once, whole, as an exact slice of the recording: "
               f"{accounting.exact}")
         return 0 if code == 0 and accounting.exact else 1
+    except KeyboardInterrupt:
+        print("interrupted")
+        return 130
     finally:
         if agent is not None:
             agent.stop()
