@@ -12,8 +12,8 @@ from pathlib import Path
 from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
-from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.interrupts import stop_like_ctrl_c
+from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.signals import utterances_with_pauses
 from edge_gateway.settings import DEFAULT_TOPIC
 from ingress_common.pcm import BYTES_PER_SECOND, duration_ms
