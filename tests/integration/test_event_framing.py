@@ -34,7 +34,7 @@ from tests.conftest import TOPIC
 SUBJECT = f"{TOPIC}-value"
 PCM = tone(1.0, 440)
 SPEECH_LIB_SCHEMA = json.loads(
-    resources.files("edge_gateway").joinpath("schemas/audio_input_event.avsc").read_text())
+    resources.files("ingress_common").joinpath("schemas/audio_input_event.avsc").read_text())
 """The shipped schema file: `speech-lib`'s AudioInputEvent (namespace checked in test_events)."""
 
 
