@@ -23,24 +23,27 @@ segment with another phrase), splits (one utterance in several segments), the on
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from bench.report import RESULTS, write_report
-from device_agent.capture.source import Stamp
+from bench.segment_spans import spans_of
 from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig
 from device_agent.segmenting.voice_activity import DetectorConfig
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ
+ROOT = Path(__file__).resolve().parents[1]
 SPEECH_DBFS = -26.0
 PHRASES = [
     "Turn on the kitchen lights", "What is the weather like tomorrow morning",
@@ -170,28 +173,37 @@ def pcm16(x: np.ndarray) -> bytes:
     return np.clip(np.rint(x * 32768), -32768, 32767).astype("<i2").tobytes()
 
 
-def segments_of(make: Callable[[], object], pcm: bytes) -> tuple[list[tuple[int, int]], float]:
-    """(start, end) sample index of every segment, and CPU seconds spent."""
-    segmenter = make()
-    spans: list[tuple[int, int]] = []
-    start = length = 0
-    began = time.process_time()
-    chunk = 640 * 5  # 100 ms, the agent's default ALSA period
-    events = []
-    for i in range(0, len(pcm), chunk):
-        events += segmenter.push(pcm[i: i + chunk], Stamp(i * 31250, i * 31250))  # type: ignore[attr-defined]
-    events += segmenter.flush()  # type: ignore[attr-defined]
-    cpu = time.process_time() - began
-    for event in events:
-        name = type(event).__name__
-        if name == "SegmentStarted":
-            start, length = event.position, len(event.pcm) // 2
-        elif name == "SegmentExtended":
-            length += len(event.pcm) // 2
-        elif name == "SegmentEnded":
-            spans.append((start, start + length))
-    return spans, cpu
+Cut = Callable[[bytes], tuple[list[tuple[int, int]], float]]
+"""A segmenter under test: PCM in; the spans it cuts and the CPU seconds it spent out."""
 
+
+def today(config: DetectorConfig) -> Cut:
+    """This checkout's segmenter, in this process."""
+    return lambda pcm: spans_of(Segmenter(SegmenterConfig(detector=config)), pcm)
+
+
+def at_revision(checkout: Path, config: DetectorConfig) -> Cut:
+    """The segmenter of another checkout of this repository, in a process of its own."""
+    def cut(pcm: bytes) -> tuple[list[tuple[int, int]], float]:
+        done = subprocess.run([sys.executable, str(Path(__file__).with_name("segment_spans.py")),
+                               json.dumps(asdict(config))], input=pcm, capture_output=True,
+                              check=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+        answer = json.loads(done.stdout)
+        return [tuple(span) for span in answer["spans"]], float(answer["cpu_s"])
+    return cut
+
+
+@contextlib.contextmanager
+def checkout_of(revision: str) -> Iterator[Path]:
+    """A throwaway git worktree of `revision`, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="segmentation-before-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], check=True,
+                   capture_output=True, cwd=ROOT)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], capture_output=True,
+                       cwd=ROOT)
 
 
 @dataclass
@@ -256,15 +268,25 @@ def main() -> int:
     parser.add_argument("--hold-db", type=float, help="talker hold to try")
     parser.add_argument("--conditions", nargs="*", help="e.g. babble television (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--before", metavar="REVISION",
+                        help="also run the chosen segmenters as they were at this git revision, "
+                             "on the same audio (a row each, marked with the revision)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        before = stack.enter_context(checkout_of(args.before)) if args.before else None
+        return run(args, before)
+
+
+def run(args: argparse.Namespace, before: Path | None) -> int:
     chosen = {name: config for name, config in SEGMENTERS.items()
               if not args.only or name in args.only}
     if args.hold_db is not None:
         chosen = {name: (replace(c, talker_hold_db=args.hold_db) if c.talker_hold_db else c)
                   for name, c in chosen.items()}
-    segmenters: dict[str, Callable[[], object]] = {
-        name: (lambda c=config: Segmenter(SegmenterConfig(detector=c)))
-        for name, config in chosen.items()}
+    segmenters = {name: today(config) for name, config in chosen.items()}
+    if before is not None:
+        segmenters |= {f"{name} (at {args.before})": at_revision(before, config)
+                       for name, config in chosen.items()}
     print("synthesizing speech...", flush=True)
     phrases = [espeak(text, *VOICES[i % len(VOICES)]) for i, text in enumerate(PHRASES)]
     talkers = [espeak(text, *VOICES[(i + 1) % len(VOICES)]) for i, text in enumerate(PHRASES)]
@@ -282,21 +304,21 @@ def main() -> int:
             noise = at_active_level(bed, level) if kind == "television" else at_rms(bed, level)
             stream, truth = build_stream(phrases, noise, SPEECH_DBFS, snr)
             pcm = pcm16(stream)
-            for name, make in segmenters.items():
-                spans, _ = segments_of(make, pcm)
+            for name, cut in segmenters.items():
+                spans, _ = cut(pcm)
                 rows.append((f"{kind} {snr} dB", name, score(spans, truth)))
                 print(f"{kind} {snr} dB  {name}: {rows[-1][2]}", flush=True)
     quiet, truth = build_stream(phrases, at_rms(sox_noise("pinknoise", 120, 1), -75), -45, 7)
-    for name, make in segmenters.items():
-        spans, _ = segments_of(make, pcm16(quiet))
+    for name, cut in segmenters.items():
+        spans, _ = cut(pcm16(quiet))
         rows.append(("soft talker -45 dBFS, quiet room", name, score(spans, truth)))
     false_rows, cpu = [], {}
     for kind, bed in beds.items():
         level = SPEECH_DBFS - 10
         noise = at_active_level(bed, level) if kind == "television" else at_rms(bed, level)
         pcm = pcm16(noise[: int(noise_seconds * RATE)])
-        for name, make in segmenters.items():
-            spans, seconds = segments_of(make, pcm)
+        for name, cut in segmenters.items():
+            spans, seconds = cut(pcm)
             cpu.setdefault(name, []).append(seconds / noise_seconds)
             false_rows.append((kind, name, len(spans) * 10 / args.noise_minutes,
                                sum(e - s for s, e in spans) / RATE))
