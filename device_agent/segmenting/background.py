@@ -24,22 +24,24 @@ from collections import deque
 
 import numpy as np
 
-SMOOTHING_WINDOWS = 5
-"""100 ms of 20 ms windows."""
-ROOM_WINDOWS = 250
-"""5 s."""
+from device_agent.segmenting.windows import windows
+
+SMOOTHING_WINDOWS = windows(0.1)
+"""100 ms."""
+ROOM_WINDOWS = windows(5.0)
+ROOM_KNOWN_WINDOWS = windows(1.0)
+"""The room's level is not known before a second of it is heard."""
 ROOM_UPPER_PERCENTILE = 90
-BACKGROUND_WINDOWS = 1000
-"""20 s: how long a background talker's speech is remembered."""
-RUN_WINDOWS = 300
-PAUSE_WINDOWS = 60
+BACKGROUND_WINDOWS = windows(20.0)
+"""How long a background talker's speech is remembered."""
+RUN_WINDOWS = windows(6.0)
+PAUSE_WINDOWS = windows(1.2)
 """Talk that goes on for 6 s without a 1.2 s pause raises the bar: a person talking to the
-device stops and waits for the answer (test_real_speech's phrases are 1.5 s apart), a
-television does not (bench.segmentation's sentences are 0.2-0.9 s apart, and espeak's own
-silence around them makes that up to about 1.1 s)."""
+device stops and waits for the answer, a television does not (its sentences follow each
+other closer than that)."""
 RUN_TALK_SHARE = 0.6
-"""...that is mostly talk: a television's runs here are 63-79 % talk; someone giving one
-1 s request after another with 1 s pauses (test_back_to_back) is at 50 %."""
+"""...that is mostly talk: more than someone giving one 1 s request after another with
+1 s pauses (half talk), less than a television's read speech."""
 ONE_VOICE_DB = 10.0
 """...if it is one voice: one talker's level falls in the pauses between words and
 sentences, so the run's median lies this far over its 10th percentile. A crowd's babble
@@ -47,8 +49,8 @@ never falls silent (about 3 dB); the score already treats it as noise."""
 CONTINUOUS_SHARE_OFF = 0.25
 """The bar goes when speech fills less than a quarter of the last 20 s."""
 BACKGROUND_PERCENTILE = 50
-MIN_BACKGROUND_LEVELS = 50
-UPDATE_WINDOWS = 10
+MIN_BACKGROUND_LEVELS = windows(1.0)
+UPDATE_WINDOWS = windows(0.2)
 
 
 class LevelSmoother:
@@ -75,7 +77,7 @@ class RoomLevel:
     def add(self, level_dbfs: float) -> None:
         self._levels.append(level_dbfs)
         self._since_update += 1
-        if len(self._levels) >= 50 and self._since_update >= UPDATE_WINDOWS:
+        if len(self._levels) >= ROOM_KNOWN_WINDOWS and self._since_update >= UPDATE_WINDOWS:
             self._since_update = 0
             middle, upper = np.percentile(self._levels, [50, ROOM_UPPER_PERCENTILE])
             self.level, self.upper = float(middle), float(upper)

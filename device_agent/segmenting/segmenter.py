@@ -16,33 +16,24 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from device_agent.capture.source import Stamp
-from device_agent.segmenting.voice_activity import (
-    BACKGROUND,
-    NOISE,
-    SPEECH,
-    WEAK,
-    WINDOW_BYTES,
-    WINDOW_S,
-    DetectorConfig,
-    VoiceDetector,
-)
+from device_agent.segmenting.voice_activity import DetectorConfig, VoiceDetector
+from device_agent.segmenting.windows import WINDOW_BYTES, WINDOW_S, Kind, windows
 from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
 """Share of voiced windows in the last start_s that starts an utterance."""
-BACKGROUND_PAUSE_WINDOWS = 3
-"""After the talker was last heard, this many BACKGROUND windows (the talker hold: sound far
+BACKGROUND_PAUSE_S = 0.06
+"""After the talker was last heard, this long of BACKGROUND windows (3) (the talker hold: sound far
 below the talker) pause the silence count instead of adding to it: over 100 ms a word's
 rising edge reads low, and a word after a short pause must not end the utterance on its
-first syllable. Later ones count as silence, so a television cannot hold an utterance open
-(issue 26: the old rule, 0.15 s of background holding as speech, let a television's
-scattered loud windows restart the hangover again and again: end lag p95 1.3 s)."""
+first syllable. Later ones count as silence, so a television's scattered loud windows
+cannot restart the hangover again and again and hold an utterance open."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
 LATE_START_S = 1.5
 """How much more the history keeps for the walk-back: in babble an utterance may start a
 second or more after its first words (its first SPEECH windows come in short bursts), and
-the walk-back still reaches them (babble 10 dB: one clipped onset of 16 without it)."""
+the walk-back still reaches them."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +44,7 @@ class SegmenterConfig:
     start_s: float = 0.3
     hangover_s: float = 0.3
     preroll_s: float = 0.2
-    """0.12 s before issue 26; in babble the onset's first syllable is often under the bar."""
+    """In babble the onset's first syllable is often under the bar: it is kept by this."""
     max_s: float = 30.0
 
 
@@ -85,8 +76,7 @@ class _Window:
     stamp: Stamp
     position: int
     voiced: bool
-    kind: int
-    """NOISE, WEAK (enough to hold an utterance, not to start one) or SPEECH."""
+    kind: Kind
 
 
 @dataclass
@@ -118,12 +108,12 @@ class Segmenter:
         if config.detector != self.detector.config:
             self.detector = VoiceDetector(config.detector)
         self.config = config
-        self._start_windows = max(1, round(config.start_s / WINDOW_S))
-        self._hangover_windows = max(1, round(config.hangover_s / WINDOW_S))
-        self._preroll_windows = round(config.preroll_s / WINDOW_S)
-        self._backtrack_windows = round(BACKTRACK_GAP_S / WINDOW_S)
+        self._start_windows = max(1, windows(config.start_s))
+        self._hangover_windows = max(1, windows(config.hangover_s))
+        self._preroll_windows = windows(config.preroll_s)
+        self._backtrack_windows = windows(BACKTRACK_GAP_S)
         keep = (self._start_windows + 2 * self._backtrack_windows + self._preroll_windows
-                + round(LATE_START_S / WINDOW_S))
+                + windows(LATE_START_S))
         while len(self._history) > keep:
             self.counters.silence_bytes_dropped += len(self._history.popleft().pcm)
         self._history = deque(self._history, maxlen=keep)
@@ -148,8 +138,8 @@ class Segmenter:
             window_pcm, self._partial = self._partial[:WINDOW_BYTES], self._partial[WINDOW_BYTES:]
             assert self._partial_stamp is not None
             kind = (self.detector.classify(window_pcm, self._in_segment)
-                    if self.config.mode == "vad" else NOISE)
-            voiced = kind >= (WEAK if self._in_segment else SPEECH)
+                    if self.config.mode == "vad" else Kind.NOISE)
+            voiced = kind >= (Kind.WEAK if self._in_segment else Kind.SPEECH)
             window = _Window(window_pcm, self._partial_stamp, self._position, voiced, kind)
             self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
             self._position += WINDOW_BYTES // 2
@@ -170,7 +160,7 @@ class Segmenter:
             # fixed mode drops nothing: a tail shorter than a window is a segment of its own
             assert self._partial_stamp is not None
             events.append(self._begin([_Window(tail, self._partial_stamp, self._position,
-                                               False, NOISE)]))
+                                               False, Kind.NOISE)]))
         elif self._in_segment and tail:
             events.append(SegmentExtended(tail))
         if self._in_segment:
@@ -204,7 +194,7 @@ class Segmenter:
         self._segment_bytes += len(window.pcm)
         if window.voiced:
             self._silent_run, self._background_since_talker = 0, 0
-        elif window.kind == BACKGROUND and self._background_since_talker < BACKGROUND_PAUSE_WINDOWS:
+        elif window.kind == Kind.BACKGROUND and self._background_since_talker < windows(BACKGROUND_PAUSE_S):
             self._background_since_talker += 1
         else:
             self._silent_run += 1
@@ -228,22 +218,22 @@ class Segmenter:
         voiced = sum(w.voiced for w in recent)
         if len(recent) < self._start_windows or voiced < ONSET_VOICED_RATIO * self._start_windows:
             return []
-        windows = list(self._history)
+        heard = list(self._history)
         self._history.clear()
-        onset = self._onset(windows, len(windows) - len(recent)
+        onset = self._onset(heard, len(heard) - len(recent)
                             + next(i for i, w in enumerate(recent) if w.voiced))
-        unsent = windows[: max(0, onset - self._preroll_windows)]
+        unsent = heard[: max(0, onset - self._preroll_windows)]
         self.counters.silence_bytes_dropped += sum(len(w.pcm) for w in unsent)
-        return [self._begin(windows[len(unsent):])]
+        return [self._begin(heard[len(unsent):])]
 
-    def _onset(self, windows: list[_Window], first_voiced: int) -> int:
+    def _onset(self, heard: list[_Window], first_voiced: int) -> int:
         """Walk back from the stretch that started the utterance: soft windows right before
         it belong to it, and so does an earlier word at most BACKTRACK_GAP_S before it
         (a short "What" or "Is" that was too brief to start an utterance on its own)."""
         onset, gap = first_voiced, 0
         for j in range(first_voiced - 1, -1, -1):
-            kind = windows[j].kind
-            if (kind >= WEAK and gap == 0) or kind == SPEECH:
+            kind = heard[j].kind
+            if (kind >= Kind.WEAK and gap == 0) or kind == Kind.SPEECH:
                 onset, gap = j, 0
             else:
                 gap += 1
@@ -251,12 +241,12 @@ class Segmenter:
                     break
         return onset
 
-    def _begin(self, windows: list[_Window]) -> SegmentStarted:
+    def _begin(self, opening: list[_Window]) -> SegmentStarted:
         self._in_segment = True
         self._silent_run = 0
-        pcm = b"".join(w.pcm for w in windows)
+        pcm = b"".join(w.pcm for w in opening)
         self._segment_bytes = len(pcm)
-        return SegmentStarted(windows[0].stamp, windows[0].position, pcm)
+        return SegmentStarted(opening[0].stamp, opening[0].position, pcm)
 
     def _end(self, reason: str) -> list[Event]:
         self._in_segment = False

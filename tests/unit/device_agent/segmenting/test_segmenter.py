@@ -12,12 +12,8 @@ from device_agent.segmenting.segmenter import (
     SegmentExtended,
     SegmentStarted,
 )
-from device_agent.segmenting.voice_activity import (
-    BACKGROUND,
-    NOISE,
-    SPEECH,
-    DetectorConfig,
-)
+from device_agent.segmenting.voice_activity import DetectorConfig
+from device_agent.segmenting.windows import Kind
 from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
 
 BPS = 32000  # bytes per second
@@ -94,8 +90,8 @@ class ScriptedDetector:
     def __init__(self, kinds: str) -> None:
         self._kinds = iter(kinds)
 
-    def classify(self, window: bytes, holding: bool = False) -> int:
-        return {"S": SPEECH, ".": NOISE, "b": BACKGROUND}[next(self._kinds, ".")]
+    def classify(self, window: bytes, holding: bool = False) -> Kind:
+        return {"S": Kind.SPEECH, ".": Kind.NOISE, "b": Kind.BACKGROUND}[next(self._kinds, ".")]
 
 
 def scripted_segments(kinds: str) -> list[tuple[float, float]]:

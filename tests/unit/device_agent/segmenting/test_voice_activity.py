@@ -1,12 +1,10 @@
 """The detector's talker hold against the room (voice_activity.py). Pure: windows in, kinds out."""
 
+import pytest
+
 from device_agent.capture.fakes import silence_pcm
-from device_agent.segmenting.voice_activity import (
-    BACKGROUND,
-    WINDOW_BYTES,
-    DetectorConfig,
-    VoiceDetector,
-)
+from device_agent.segmenting.voice_activity import ROOM_KNOWN_S, DetectorConfig, RoomScore, VoiceDetector
+from device_agent.segmenting.windows import WINDOW_BYTES, Kind, windows
 from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
 
 
@@ -22,7 +20,7 @@ def background_windows_in_a_soft_stretch(room: bytes, soft_db: float = 12.0) -> 
     heard = mixed(talker, under)
     kinds = [detector.classify(heard[i:i + WINDOW_BYTES], holding=i >= 0.3 * 32000)
              for i in range(0, len(heard), WINDOW_BYTES)]
-    return sum(kind == BACKGROUND for kind in kinds[75:])
+    return sum(kind == Kind.BACKGROUND for kind in kinds[75:])
 
 
 def test_in_a_quiet_room_the_talkers_soft_speech_is_not_background() -> None:
@@ -35,3 +33,21 @@ def test_where_another_talker_fills_the_room_the_same_soft_stretch_is_background
     """The same stretch while a talker at that level went on before the utterance (a TV)."""
     tv = quieter(speech_like_pcm(7.0, seed=6), 12.0)
     assert background_windows_in_a_soft_stretch(tv) > 20
+
+
+def test_the_rooms_score_is_known_after_a_second_and_follows_its_quantiles() -> None:
+    score = RoomScore()
+    for i in range(windows(ROOM_KNOWN_S) - 1):
+        score.add(float(i % 10))
+        score.update()
+    assert (score.center, score.spread) == (0.0, 0.0)  # not known yet
+    for i in range(windows(5.0)):
+        score.add(float(i % 10))
+        score.update()
+    assert score.center == pytest.approx(2.0, abs=0.5)  # 25th percentile of 0..9
+    assert score.spread == pytest.approx(2.0, abs=0.6)  # minus the 5th
+
+
+def test_window_kinds_are_ordered_by_how_much_they_count_as_speech() -> None:
+    assert Kind.BACKGROUND < Kind.NOISE < Kind.WEAK < Kind.SPEECH
+    assert min(Kind.SPEECH, Kind.WEAK) is Kind.WEAK
