@@ -1,5 +1,6 @@
-"""The agent: capture thread → segmenting thread → spool → sender thread, its status, and
-its health reports (with the operator's settings coming back in their replies).
+"""The agent wires its stages: capture thread → segmenting thread → spool → sender thread,
+its status, and its health reports (assembled in `health/report.py`; the operator's
+settings come back in their replies and are applied here).
 
 Shutdown order: stop capture, let segmenting finish the open segment, give the sender
 `drain_timeout_s` to empty the spool, then stop it. A directory spool keeps what is left.
@@ -11,11 +12,9 @@ import itertools
 import logging
 import queue
 import secrets
-import shutil
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from device_agent.capture.channels import ChannelPolicy
 from device_agent.capture.source import AudioSource
 from device_agent.capture.thread import CaptureThread, Item
 from device_agent.health.remote import RemoteSettings
+from device_agent.health.report import HealthAssembler, Reported
 from device_agent.health.reporter import HealthReporter
 from device_agent.health.watch import Watched
 from device_agent.segmenting.segmenter import Segmenter
@@ -35,17 +35,10 @@ from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink.connection import SegmentConnection
 from device_agent.uplink.sender import SenderThread
 from ingress_common.client import ClientOptions
-from ingress_common.health import (
-    MAX_RECENT_UTTERANCES,
-    SILENT_DBFS,
-    DesiredSettings,
-    HealthReport,
-    RecentUtterance,
-)
+from ingress_common.health import DesiredSettings, HealthReport
 from ingress_common.health_client import health_url, post_health
 from ingress_common.protocol import Error, Published
 from ingress_common.sd_notify import Notifier
-from ingress_common.version import VERSION
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -86,18 +79,17 @@ def _base36(n: int) -> str:
     return out or "0"
 
 
-def agent_version() -> str:
-    return VERSION
-
-
 class Agent:
     def __init__(self, settings: AgentSettings,
                  open_source: Callable[[], AudioSource] | None = None,
                  finite_source: bool = False, notifier: Notifier | None = None,
                  source_for_channel: Callable[[ChannelPolicy], Callable[[], AudioSource]]
-                 | None = None) -> None:
+                 | None = None,
+                 on_delivered: Callable[[Published | Error | None], None] = lambda _reply: None,
+                 ) -> None:
         """`source_for_channel` builds the source for a channel policy, so that a remote
-        channel change reopens the device; without it the agent captures `open_source`."""
+        channel change reopens the device; without it the agent captures `open_source`.
+        `on_delivered` hears each segment's verdict, after the agent's own bookkeeping."""
         self.remote = RemoteSettings(settings, Path(settings.remote_settings_file)
                                      if settings.remote_settings_file else None)
         self.remote.load()
@@ -108,8 +100,6 @@ class Agent:
         assert open_source is not None, "an audio source is needed"
         self.systemd = notifier or Notifier()
         self.stats = AgentStats()
-        self._started_monotonic = time.monotonic()
-        self._recent: deque[RecentUtterance] = deque(maxlen=MAX_RECENT_UTTERANCES)
         self.spool: MemorySpool = (
             DirectorySpool(Path(settings.spool_dir), settings.spool_limits)
             if settings.spool_dir else MemorySpool(settings.spool_limits))
@@ -118,18 +108,24 @@ class Agent:
         periods = max(1, int(settings.queue_s * 1000 / settings.period_ms))
         items: queue.Queue[Item] = queue.Queue(maxsize=periods)
         self.capture = CaptureThread(open_source, items, self.stats, self._capture_stop,
-                                   block_when_full=finite_source)
+                                     block_when_full=finite_source)
         self.segmenting = SegmentingThread(items, Segmenter(settings.segmenter), self.spool,
-                                 segment_ids(settings.resolved_device_id),
-                                 settings.resolved_device_id, self.stats, self._capture_stop,
-                                 settings.enhancement)
-        uplink = SegmentConnection(settings.gateway_url, client_options(settings), self.spool)
-        uplink.on_buffer_limit = self.segmenting.fit_segments
-        self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
-                                 Backoff(settings.retry_base_s, settings.retry_cap_s),
-                                 settings.max_rejections)
-        self.sender.on_delivered = self._delivered
+                                           segment_ids(settings.resolved_device_id),
+                                           settings.resolved_device_id, self.stats,
+                                           self._capture_stop, settings.enhancement)
+        self.reports = HealthAssembler(
+            Reported(settings.resolved_device_id, settings.health_interval_s, settings.spool_dir),
+            self.stats, self.spool, self.segmenting, self.remote)
+
+        def delivered(reply: Published | Error | None) -> None:
+            self.reports.delivered(reply)
+            on_delivered(reply)
         options = client_options(settings)
+        uplink = SegmentConnection(settings.gateway_url, options, self.spool,
+                                   on_buffer_limit=self.segmenting.fit_segments)
+        self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
+                                   Backoff(settings.retry_base_s, settings.retry_cap_s),
+                                   settings.max_rejections, on_delivered=delivered)
         url = health_url(settings.gateway_url)
         self.health = (HealthReporter(self, lambda report: post_health(url, report, options),
                                       settings.health_interval_s, self._delivery_stop)
@@ -142,52 +138,12 @@ class Agent:
         if self.health is not None:
             self.health.start()
 
-    # -- health ---------------------------------------------------------
-    def _delivered(self, reply: Published | Error | None) -> None:
-        self.stats.set(last_delivery_monotonic=time.monotonic())
-        if isinstance(reply, Published) and reply.segment_id:
-            self._recent.append(RecentUtterance(reply.segment_id, reply.topic, reply.partition,
-                                                reply.offset, reply.duration_ms,
-                                                time.time_ns() // 1_000_000))
-
+    # -- health (the reporter asks; health.report answers) ------------------
     def watched(self) -> Watched:
-        limits = self.spool.limits
-        half = (self.spool.depth * 2 >= limits.max_segments
-                or self.spool.total_bytes * 2 >= limits.max_bytes)
-        return Watched(self.stats.mic_open, self.spool.counters.quarantined, half,
-                       self.remote.version, self.remote.error)
+        return self.reports.watched()
 
     def health_report(self, reason: str) -> HealthReport:
-        now = time.monotonic()
-        stats = self.stats.snapshot()
-        levels = self.segmenting.levels.take()
-
-        def since(moment: object) -> float | None:
-            return round(now - float(moment), 3) if moment else None  # type: ignore[arg-type]
-        disk_free = (shutil.disk_usage(self.settings.spool_dir).free
-                     if self.settings.spool_dir else None)
-        dropped = (self.spool.counters.dropped_full + self.spool.counters.dropped_age
-                   + self.spool.counters.refused_full)
-        return HealthReport(
-            device_id=self.settings.resolved_device_id, sent_at_ms=time.time_ns() // 1_000_000,
-            reason=reason, agent_version=agent_version(),
-            uptime_s=round(now - self._started_monotonic, 3),
-            mic_open=bool(stats["mic_open"]), capture_format=str(stats["capture_format"]),
-            level_rms_dbfs=round(levels.rms_dbfs, 2), level_peak_dbfs=round(levels.peak_dbfs, 2),
-            clipped_ratio=levels.clipped_ratio,
-            noise_floor_dbfs=round(max(SILENT_DBFS, self.segmenting.noise_floor_dbfs), 2),
-            since_speech_s=since(stats["last_speech_monotonic"]),
-            since_delivery_s=since(stats["last_delivery_monotonic"]),
-            segments_sent=int(stats["segments_sent"]),  # type: ignore[call-overload]
-            segments_acked=int(stats["segments_acked"]),  # type: ignore[call-overload]
-            segments_dropped=dropped,
-            segments_quarantined=self.spool.counters.quarantined,
-            reconnects=int(stats["reconnects"]),  # type: ignore[call-overload]
-            thread_errors=int(stats["thread_errors"]),  # type: ignore[call-overload]
-            spool_depth=self.spool.depth, spool_bytes=self.spool.total_bytes,
-            spool_oldest_age_s=round(self.spool.oldest_age_s, 3), disk_free_bytes=disk_free,
-            settings_version=self.remote.version, settings_error=self.remote.error,
-            recent=tuple(self._recent), health_interval_s=self.settings.health_interval_s)
+        return self.reports.report(reason)
 
     def take_settings(self, desired: DesiredSettings) -> None:
         """Apply the operator's settings live, if they are new and pass the checks."""
@@ -238,7 +194,7 @@ class Agent:
                        spool_write_failures=self.spool.counters.write_failures,
                        segments_dropped=self.spool.counters.dropped_full
                        + self.spool.counters.dropped_age + self.spool.counters.refused_full)
-        snapshot = self.stats.snapshot()
+        snapshot = self.stats.as_dict()
         _LOGGER.info("status", extra={"status": snapshot})
         self.systemd.status(f"mic {'open' if snapshot['mic_open'] else 'CLOSED'}, "
                             f"acked {snapshot['segments_acked']}, spool {snapshot['spool_depth']}")

@@ -76,9 +76,8 @@ def send_file(settings: AgentSettings, path: Path, vad: bool, stop: threading.Ev
     if limits is not None:
         max_bytes = min(max_bytes, int(limits.limit("max_buffer_bytes", max_bytes)))
     agent = Agent(_send_settings(settings, path, vad, max_bytes), lambda: source,
-                  finite_source=True)
+                  finite_source=True, on_delivered=on_reply)
     agent.segmenting.fit_segments(max_bytes)
-    agent.sender.on_delivered = on_reply
     if not stop.is_set():
         agent.run(stop, until_drained=True)
     stats = agent.stats

@@ -6,7 +6,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 
@@ -48,7 +48,8 @@ class AgentStats:
     last_speech_monotonic: float = 0.0
     """When speech last started a segment (0: not since start)."""
     last_delivery_monotonic: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
 
     def add(self, **increments: float) -> None:
         with self._lock:
@@ -60,14 +61,19 @@ class AgentStats:
             for name, value in values.items():
                 setattr(self, name, value)
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> AgentStats:
+        """A consistent copy, typed like the original, that no thread changes."""
         with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self)
-                    if not f.name.startswith("_")}
+            return replace(self)
+
+    def as_dict(self) -> dict[str, object]:
+        """The counters by name (the status log line and file)."""
+        copy = self.snapshot()
+        return {f.name: getattr(copy, f.name) for f in fields(copy) if f.init}
 
 
-def write_status_file(path: Path, snapshot: dict[str, object]) -> None:
-    """Atomically replace `path` with the snapshot as JSON."""
+def write_status_file(path: Path, counters: dict[str, object]) -> None:
+    """Atomically replace `path` with the counters as JSON."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({**snapshot, "written_at": time.time()}))
+    tmp.write_text(json.dumps({**counters, "written_at": time.time()}))
     os.replace(tmp, path)

@@ -54,13 +54,14 @@ class Attempt:
 class SegmentConnection:
     """Delivers one segment per call, over its own connection to `url`."""
 
-    def __init__(self, url: str, options: ClientOptions, spool: MemorySpool) -> None:
+    def __init__(self, url: str, options: ClientOptions, spool: MemorySpool,
+                 on_buffer_limit: Callable[[int], None] = lambda _max_bytes: None) -> None:
+        """`on_buffer_limit` is told the PCM bytes a stream may hold, from each `connected`
+        (segmenting cuts segments to fit)."""
         self.url = url
         self.options = options
         self._spool = spool
-        self.on_buffer_limit: Callable[[int], None] = lambda _max_bytes: None
-        """Told the PCM bytes a stream may hold, from each `connected` (segmenting cuts
-        segments to fit)."""
+        self._on_buffer_limit = on_buffer_limit
 
     def deliver(self, segment: Segment, stop: threading.Event) -> Attempt:
         try:
@@ -84,7 +85,7 @@ class SegmentConnection:
         if conversation.refusal is not None:
             return _verdict(conversation.refusal)
         assert conversation.connected is not None
-        self.on_buffer_limit(int(conversation.connected.limit("max_buffer_bytes", 0)))
+        self._on_buffer_limit(int(conversation.connected.limit("max_buffer_bytes", 0)))
         frame_bytes = conversation.frame_bytes(MAX_FRAME_BYTES)
         meta = segment.meta
         conversation.start(Start(device_id=meta.device_id, segment_id=meta.segment_id,

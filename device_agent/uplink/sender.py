@@ -21,7 +21,10 @@ IDLE_WAIT_S = 0.5
 class SenderThread(threading.Thread):
     def __init__(self, spool: MemorySpool, uplink: SegmentConnection, stats: AgentStats,
                  stop: threading.Event, backoff: Backoff | None = None,
-                 max_rejections: int = 3) -> None:
+                 max_rejections: int = 3,
+                 on_delivered: Callable[[Published | Error | None], None] = lambda _reply: None,
+                 ) -> None:
+        """`on_delivered` hears each segment's verdict (None: no verdict came)."""
         super().__init__(name="sender", daemon=True)
         self._spool = spool
         self._uplink = uplink
@@ -29,7 +32,7 @@ class SenderThread(threading.Thread):
         self._halt = stop
         self._backoff = backoff or Backoff(base_s=1.0, cap_s=30.0)
         self._max_rejections = max_rejections
-        self.on_delivered: Callable[[Published | Error | None], None] = lambda _reply: None
+        self._on_delivered = on_delivered
 
     def run(self) -> None:
         """The supervisor loop: an unexpected exception is logged with its traceback and
@@ -72,7 +75,7 @@ class SenderThread(threading.Thread):
             _LOGGER.info("segment delivered", extra={
                 **log, "partition": getattr(reply, "partition", None),
                 "offset": getattr(reply, "offset", None)})
-            self.on_delivered(reply)
+            self._on_delivered(reply)
             return
         if self._poisoned(segment, outcome):
             self._spool.quarantine(segment)

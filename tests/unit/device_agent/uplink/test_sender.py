@@ -42,7 +42,7 @@ def test_an_unexpected_exception_is_counted_and_delivery_carries_on() -> None:
         while spool.depth and time.monotonic() < deadline:
             time.sleep(0.01)
         assert spool.depth == 0 and delivery.is_alive()
-        assert stats.snapshot()["thread_errors"] == 2 and uplink.calls == 3
+        assert stats.snapshot().thread_errors == 2 and uplink.calls == 3
     finally:
         stop.set()
         delivery.join(5)
