@@ -1,10 +1,12 @@
 """Issue 31: what a production install holds. The built wheel carries nothing of the test
-harness, and `pip install '.[console]'` alone, in a fresh virtualenv, gives a console that
-judges a device's settings by the contract (type and range), never by what happens to be
-installed on the console's host. Its change is counted in Kafka itself."""
+harness, nor does what `scripts/install.sh` puts on a box; and `pip install '.[console]'`
+alone, in a fresh virtualenv, gives a console that judges a device's settings by the
+contract (type and range), never by what happens to be installed on the console's host.
+Its change is counted in Kafka itself."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -21,6 +23,7 @@ from devkit.waiting import wait_for
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC, DeviceSettings, decode_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+OUR_PACKAGES = ("ingress_common", "edge_gateway", "edge_console", "device_agent")
 PIP_TIMEOUT_S = 600
 AGENT_MODULES = ("numpy", "soxr", "alsaaudio", "webrtcvad", "webrtc_noise_gain", "pymicro_vad",
                  "simple_websocket", "devkit")
@@ -69,6 +72,24 @@ def test_the_console_installs_without_the_agents_packages(console_venv: Path) ->
                             "m for m in sys.argv[1:] if u.find_spec(m)))", *AGENT_MODULES],
                            capture_output=True, text=True, check=True, cwd=console_venv)
     assert found.stdout.split() == []
+
+
+@pytest.mark.parametrize(("part", "command"), [("console", "edge-console"),
+                                               ("gateway", "edge-gateway"),
+                                               ("agent", "device-agent")])
+def test_the_install_script_puts_nothing_of_the_harness_on_a_box(tmp_path: Path, part: str,
+                                                                 command: str) -> None:
+    env = {**os.environ, "ROOT": str(tmp_path), "SYSTEMCTL": "true"}
+    subprocess.run([str(ROOT / "scripts" / "install.sh"), part], env=env, check=True,
+                   capture_output=True, timeout=PIP_TIMEOUT_S)
+    venv = tmp_path / "opt" / "edge-audio-ingress"
+    assert subprocess.run([str(venv / "bin" / command), "--help"], capture_output=True,
+                          cwd=tmp_path, timeout=60).returncode == 0
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    ours = [p for package in OUR_PACKAGES for p in (site / package).rglob("*.py")]
+    assert ours and not [p for p in ours if "fault" in p.stem.split("_")]
+    assert not (site / "devkit").exists()
+    assert (tmp_path / "etc" / "systemd" / "system" / f"{'device-agent' if part == 'agent' else command}.service").exists()
 
 
 def stored_settings(broker: Broker, device_id: str) -> list[DeviceSettings]:
