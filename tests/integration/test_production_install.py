@@ -89,7 +89,8 @@ def test_the_install_script_puts_nothing_of_the_harness_on_a_box(tmp_path: Path,
     ours = [p for package in OUR_PACKAGES for p in (site / package).rglob("*.py")]
     assert ours and not [p for p in ours if "fault" in p.stem.split("_")]
     assert not (site / "devkit").exists()
-    assert (tmp_path / "etc" / "systemd" / "system" / f"{'device-agent' if part == 'agent' else command}.service").exists()
+    unit = "device-agent" if part == "agent" else command
+    assert (tmp_path / "etc" / "systemd" / "system" / f"{unit}.service").exists()
 
 
 def stored_settings(broker: Broker, device_id: str) -> list[DeviceSettings]:
