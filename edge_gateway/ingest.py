@@ -20,7 +20,7 @@ from edge_gateway.record_headers import audio_headers
 from ingress_common.audio_event import AudioInputEvent, EventSerializer
 from ingress_common.kafka_topics import partition_for
 from ingress_common.pcm import duration_ms
-from ingress_common.protocol import Start
+from ingress_common.protocol import Heard, Start
 from ingress_common.refusals import PublishFailed, PublishUnconfirmed
 from ingress_common.wav import wav_parts
 
@@ -54,7 +54,8 @@ class UtterancePublisher:
         self._metrics = metrics
 
     def prepare(self, pcm: bytes | memoryview, start: Start, correlation_id: str,
-                release_source: Callable[[], None] = lambda: None) -> PreparedUtterance:
+                release_source: Callable[[], None] = lambda: None,
+                heard: Heard | None = None) -> PreparedUtterance:
         """Serialize one utterance (the PCM is copied once, into the event). A device's
         records all go to one partition (`partition_for` its id). `release_source` is
         called once the event is in librdkafka's hands: the PCM is not needed after that."""
@@ -64,7 +65,7 @@ class UtterancePublisher:
                                        start.sample_rate_hz, self._source_service,
                                        start.language_hint)
         return PreparedUtterance(self._serialize(event, self._kafka.topic), key,
-                                 audio_headers(start, correlation_id, len(pcm), duration),
+                                 audio_headers(start, correlation_id, len(pcm), duration, heard),
                                  partition_for(key, self._kafka.partitions()),
                                  correlation_id, len(pcm), duration,
                                  release_source)
@@ -102,15 +103,16 @@ class PendingUtterance:
     soon as librdkafka holds the event. The ledger's `SegmentAudio`."""
 
     def __init__(self, publisher: UtterancePublisher, pcm: bytes | memoryview, start: Start,
-                 correlation_id: str, release: Callable[[], None] = lambda: None) -> None:
+                 correlation_id: str, release: Callable[[], None] = lambda: None,
+                 heard: Heard | None = None) -> None:
         self._publisher = publisher
-        self._args = (pcm, start, correlation_id, release)
+        self._args = (pcm, start, correlation_id, release, heard)
         self._prepared: PreparedUtterance | None = None
 
     def prepare(self) -> None:
         if self._prepared is None:
-            pcm, start, correlation_id, release = self._args
-            self._prepared = self._publisher.prepare(pcm, start, correlation_id, release)
+            pcm, start, correlation_id, release, heard = self._args
+            self._prepared = self._publisher.prepare(pcm, start, correlation_id, release, heard)
 
     def publish(self, late: LateLocation | None = None) -> Location:
         self.prepare()

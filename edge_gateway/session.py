@@ -18,6 +18,7 @@ from ingress_common.protocol import (
     SAMPLE_WIDTH_BYTES,
     Ack,
     Done,
+    Heard,
     Start,
     parse_client_text,
 )
@@ -51,6 +52,8 @@ class StreamSession:
         self.state = State.OPEN
         self._device_id = authenticated_device_id
         self.start = Start(device_id=authenticated_device_id)
+        self.heard: Heard | None = None
+        """What the device heard in the utterance, if its `done` said."""
         self.frames = 0
         self._pcm = bytearray()
         self._released_bytes: int | None = None
@@ -103,6 +106,7 @@ class StreamSession:
             self.start = replace(event, device_id=self._device_id) if self._device_id else event
             self.state = State.STREAMING
             return event
+        self.heard = event.heard
         self._finish()
         return event
 

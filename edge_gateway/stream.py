@@ -152,7 +152,8 @@ class AudioConnection:
         session = self.session
         pcm = session.pcm[: whole_samples(session.buffered_bytes)]
         return PendingUtterance(self._handler.publisher, pcm, session.start,
-                                self.correlation_id, release=session.release_pcm)
+                                self.correlation_id, release=session.release_pcm,
+                                heard=session.heard)
 
     def _publish_and_report(self) -> None:
         try:

@@ -27,6 +27,7 @@ from ingress_common.protocol import (
     Connected,
     Done,
     Error,
+    Heard,
     Published,
     ServerEvent,
     Start,
@@ -152,9 +153,10 @@ class Conversation:
         event = None if message is None else _parse(message)
         return event if isinstance(event, Published | Error) else None
 
-    def finish(self) -> Published | Error:
-        """Send `done` and wait for the verdict (at most `verdict_timeout_s`)."""
-        self._ws.send(encode_client(Done()))
+    def finish(self, heard: Heard | None = None) -> Published | Error:
+        """Send `done` (with what the device heard, if it says) and wait for the verdict
+        (at most `verdict_timeout_s`)."""
+        self._ws.send(encode_client(Done(heard)))
         deadline = time.monotonic() + self._options.verdict_timeout_s
         while time.monotonic() < deadline:
             event = _receive_event(self._ws, max(0.01, deadline - time.monotonic()))

@@ -19,7 +19,7 @@ from ingress_common.pcm import BYTES_PER_SECOND as BYTES_PER_SECOND  # re-export
 from ingress_common.pcm import CHANNELS as CHANNELS
 from ingress_common.pcm import SAMPLE_RATE_HZ as SAMPLE_RATE_HZ
 from ingress_common.pcm import SAMPLE_WIDTH_BYTES as SAMPLE_WIDTH_BYTES
-from ingress_common.refusals import BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
+from ingress_common.refusals import BadDone, BadJson, BadStart, UnknownEvent, UnsupportedSampleRate
 
 PROTOCOL_VERSION = 1
 
@@ -72,11 +72,45 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Heard:
+    """What the device heard in the utterance, by its own detector: a consumer can flag a
+    doubtful transcript without decoding the audio. Optional in `done`; the gateway puts it
+    in the record's headers (`heard_snr_db`, `heard_speech_share`, `heard_background_talk`)."""
+
+    snr_db: float
+    """The talker's level over the room's usual level, dB (the detector's estimate)."""
+    speech_share: float
+    """The share of the utterance's 20 ms windows that were speech, 0 to 1."""
+    background_talk: bool
+    """Another voice was heard under the talker: a television, a radio, babble."""
+
+    @classmethod
+    def from_message(cls, heard: Any) -> Heard:
+        if not isinstance(heard, dict):
+            raise BadDone("heard must be an object")
+        snr, share, talk = (heard.get(k) for k in ("snr_db", "speech_share", "background_talk"))
+        if not isinstance(snr, int | float) or isinstance(snr, bool) or not -200 <= snr <= 200:
+            raise BadDone("heard.snr_db must be a number of dB")
+        if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise BadDone("heard.speech_share must be a number from 0 to 1")
+        if not isinstance(talk, bool):
+            raise BadDone("heard.background_talk must be true or false")
+        return cls(float(snr), float(share), talk)
+
+
+@dataclass(frozen=True)
 class Done:
-    """The client has sent all audio of this stream."""
+    """The client has sent all audio of this stream, and may say what it heard in it."""
+
+    heard: Heard | None = None
 
     def message(self) -> dict[str, Any]:
-        return {"event": "done"}
+        return {"event": "done", **({"heard": asdict(self.heard)} if self.heard else {})}
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Done:
+        heard = message.get("heard")
+        return cls(None if heard is None else Heard.from_message(heard))
 
 
 ClientEvent = Start | Done
@@ -188,7 +222,7 @@ def parse_client_text(text: str) -> ClientEvent:
     if event == "start":
         return Start.from_message(message)
     if event == "done":
-        return Done()
+        return Done.from_message(message)
     raise UnknownEvent(f"unknown event {str(event)[:40]!r}; expected 'start' or 'done'")
 
 

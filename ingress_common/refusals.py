@@ -40,6 +40,10 @@ class BadStart(StreamRefused):
     code, close_code = "bad_start", 1007
 
 
+class BadDone(StreamRefused):
+    code, close_code = "bad_done", 1007
+
+
 class UnknownEvent(StreamRefused):
     code, close_code = "unknown_event", 1003
 

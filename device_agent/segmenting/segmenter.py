@@ -16,14 +16,15 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from device_agent.capture.source import Stamp
+from device_agent.segmenting.heard import HeardTally, UtteranceHeard
 from device_agent.segmenting.voice_activity import DetectorConfig, VoiceDetector
 from device_agent.segmenting.windows import WINDOW_BYTES, WINDOW_S, Kind, windows
-from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, whole_samples
+from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES, SILENT_DBFS, whole_samples
 
 ONSET_VOICED_RATIO = 0.5
 """Share of voiced windows in the last start_s that starts an utterance."""
 BACKGROUND_PAUSE_S = 0.06
-"""After the talker was last heard, this long of BACKGROUND windows (3) (the talker hold: sound far
+"""After the talker was last heard, BACKGROUND windows for this long (the talker hold: sound far
 below the talker) pause the silence count instead of adding to it: over 100 ms a word's
 rising edge reads low, and a word after a short pause must not end the utterance on its
 first syllable. Later ones count as silence, so a television's scattered loud windows
@@ -65,6 +66,8 @@ class SegmentExtended:
 class SegmentEnded:
     reason: str
     """"silence", "max_length", "gap" or "end_of_stream"."""
+    heard: UtteranceHeard | None = None
+    """What the detector heard in it (None in fixed mode)."""
 
 
 Event = SegmentStarted | SegmentExtended | SegmentEnded
@@ -77,6 +80,10 @@ class _Window:
     position: int
     voiced: bool
     kind: Kind
+    level_dbfs: float = SILENT_DBFS
+    other_voice: bool = False
+    """Another voice under the talker: the background bar up, or talk the hold called
+    BACKGROUND."""
 
 
 @dataclass
@@ -100,6 +107,7 @@ class Segmenter:
         self._segment_bytes = 0
         self._silent_run = 0
         self._background_since_talker = 0
+        self._tally: HeardTally | None = None
 
     def reconfigure(self, config: SegmenterConfig) -> None:
         """Run with `config` from the next window on (remote settings apply live). The
@@ -140,7 +148,10 @@ class Segmenter:
             kind = (self.detector.classify(window_pcm, self._in_segment)
                     if self.config.mode == "vad" else Kind.NOISE)
             voiced = kind >= (Kind.WEAK if self._in_segment else Kind.SPEECH)
-            window = _Window(window_pcm, self._partial_stamp, self._position, voiced, kind)
+            other_voice = (self.detector.background_bar_dbfs is not None
+                           or (kind == Kind.BACKGROUND and self.detector.last_talk))
+            window = _Window(window_pcm, self._partial_stamp, self._position, voiced, kind,
+                             self.detector.last_level_dbfs, other_voice)
             self._partial_stamp = self._partial_stamp.plus(WINDOW_S)
             self._position += WINDOW_BYTES // 2
             events += self._fixed(window) if self.config.mode == "fixed" else self._vad(window)
@@ -192,6 +203,7 @@ class Segmenter:
             return self._listen(window)
         events: list[Event] = [SegmentExtended(window.pcm)]
         self._segment_bytes += len(window.pcm)
+        self._tally_window(window)
         if window.voiced:
             self._silent_run, self._background_since_talker = 0, 0
         elif window.kind == Kind.BACKGROUND and self._background_since_talker < windows(BACKGROUND_PAUSE_S):
@@ -205,6 +217,7 @@ class Segmenter:
             if window.voiced:
                 self._in_segment, self._segment_bytes = True, 0
                 self._history.clear()
+                self._tally = HeardTally()
                 events.append(SegmentStarted(window.stamp.plus(WINDOW_S),
                                              window.position + WINDOW_BYTES // 2, b""))
         return events
@@ -224,7 +237,15 @@ class Segmenter:
                             + next(i for i, w in enumerate(recent) if w.voiced))
         unsent = heard[: max(0, onset - self._preroll_windows)]
         self.counters.silence_bytes_dropped += sum(len(w.pcm) for w in unsent)
-        return [self._begin(heard[len(unsent):])]
+        opening = heard[len(unsent):]
+        self._tally = HeardTally()
+        for each in opening:
+            self._tally_window(each)
+        return [self._begin(opening)]
+
+    def _tally_window(self, window: _Window) -> None:
+        if self._tally is not None:
+            self._tally.add(window.voiced, window.level_dbfs, window.other_voice)
 
     def _onset(self, heard: list[_Window], first_voiced: int) -> int:
         """Walk back from the stretch that started the utterance: soft windows right before
@@ -254,4 +275,6 @@ class Segmenter:
         self._silent_run = 0
         self.counters.segments += 1
         self.counters.by_reason[reason] = self.counters.by_reason.get(reason, 0) + 1
-        return [SegmentEnded(reason)]
+        tally, self._tally = self._tally, None
+        heard = tally.summary(self.detector.room_level_dbfs) if tally is not None else None
+        return [SegmentEnded(reason, heard)]

@@ -143,6 +143,10 @@ class SegmentingThread(threading.Thread):
                 if self._open is not None:
                     self._spool.append(self._open, event.pcm)
             elif isinstance(event, SegmentEnded) and self._open is not None:
+                if event.heard is not None:
+                    meta, heard = self._open.meta, event.heard
+                    meta.heard_snr_db, meta.heard_speech_share = heard.snr_db, heard.speech_share
+                    meta.heard_background_talk = heard.background_talk
                 self._spool.complete(self._open)
                 _LOGGER.info("segment captured", extra={
                     "segment_id": self._open.meta.segment_id, "reason": event.reason,

@@ -139,6 +139,8 @@ class Measured:
     """The same, averaged over the last 100 ms."""
     audible: bool
     """At or above `threshold_dbfs`."""
+    talk: bool
+    """It sounds like talk: audible and `SOUNDS_LIKE_TALK_DB` over the floor."""
     snr: float
     """`raw` above the room's usual score."""
     bar: float
@@ -208,6 +210,10 @@ class VoiceDetector:
         self.config = config
         self.floor = NoiseFloor()
         self.last_snr_db = 0.0
+        self.last_level_dbfs = SILENT_DBFS
+        """The speech band's level over the last 100 ms, as of the last window."""
+        self.last_talk = False
+        """Whether the last window sounded like talk (steady noise never does)."""
         self._score = RoomScore()
         self._model = load_model(config.detector, config.webrtc_aggressiveness)
         self._smoother = LevelSmoother()
@@ -223,6 +229,12 @@ class VoiceDetector:
         """The tracked speech-band noise floor as a level, in the units of `threshold_dbfs`."""
         total = float(self.floor.bins_power.sum())
         return 10 * math.log10(2.0 * total / _HANN_POWER / _FULL_SCALE_SQUARE)
+
+    @property
+    def room_level_dbfs(self) -> float:
+        """The room's usual level (its median outside utterances), or the floor before a
+        second of it is known."""
+        return self._room.level if self._room.level is not None else self.floor_dbfs
 
     @property
     def background_bar_dbfs(self) -> float | None:
@@ -248,8 +260,11 @@ class VoiceDetector:
         window_level = 10 * math.log10(2.0 * float(power.sum()) / _HANN_POWER / _FULL_SCALE_SQUARE)
         snr = raw - self._score.center
         self.last_snr_db = snr
-        return Measured(10 * np.log10(power), raw, window_level, self._smoother.add(window_level),
-                        window_level >= self.config.threshold_dbfs, snr,
+        self.last_level_dbfs = self._smoother.add(window_level)
+        audible = window_level >= self.config.threshold_dbfs
+        self.last_talk = audible and raw >= SOUNDS_LIKE_TALK_DB
+        return Measured(10 * np.log10(power), raw, window_level, self.last_level_dbfs,
+                        audible, self.last_talk, snr,
                         max(self.config.margin_db, SPREAD_FACTOR * self._score.spread))
 
     def _learn(self, m: Measured, holding: bool) -> None:
@@ -309,7 +324,7 @@ class VoiceDetector:
         (off when `background_margin_db` is 0)."""
         if self._background is None:
             return kind
-        self._background.hear(m.level, m.audible and m.raw >= SOUNDS_LIKE_TALK_DB, holding, opened)
+        self._background.hear(m.level, m.talk, holding, opened)
         if not holding and kind == Kind.SPEECH and not self._background.lets_start(m.level):
             return Kind.WEAK
         return kind

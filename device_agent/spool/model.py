@@ -25,6 +25,11 @@ class SegmentMeta:
     created_wall_s: float
     front_end: str = ""
     """What the audio went through (`ns=2;agc=3;vad=webrtc`); empty in older spool files."""
+    heard_snr_db: float | None = None
+    heard_speech_share: float | None = None
+    heard_background_talk: bool | None = None
+    """What the detector heard in it, set when it is complete (None: not said: fixed mode,
+    or an older spool file)."""
 
 
 @dataclass(eq=False)

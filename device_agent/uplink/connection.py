@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import simple_websocket
 
 from device_agent.spool.memory import MemorySpool
-from device_agent.spool.model import Segment
+from device_agent.spool.model import Segment, SegmentMeta
 from ingress_common.client import ClientOptions, Conversation
-from ingress_common.protocol import BYTES_PER_SECOND, Error, Published, Start
+from ingress_common.protocol import BYTES_PER_SECOND, Error, Heard, Published, Start
 
 _LOGGER = logging.getLogger(__name__)
 MAX_FRAME_BYTES = BYTES_PER_SECOND
@@ -109,7 +109,14 @@ class SegmentConnection:
         _LOGGER.debug("segment streamed", extra={
             "segment_id": meta.segment_id, "bytes": sent,
             "correlation_id": conversation.connected.correlation_id})
-        return _verdict(conversation.finish())
+        return _verdict(conversation.finish(_heard(meta)))
+
+
+def _heard(meta: SegmentMeta) -> Heard | None:
+    """What the device heard in the segment, for `done`, when the segmenter said."""
+    if meta.heard_snr_db is None or meta.heard_speech_share is None:
+        return None
+    return Heard(meta.heard_snr_db, meta.heard_speech_share, bool(meta.heard_background_talk))
 
 
 def _verdict(reply: Published | Error) -> Attempt:

@@ -39,7 +39,7 @@ class Publisher:
         self.fail = fail
 
     def prepare(self, pcm: Any, start: Start, correlation_id: str,
-                release: Any = None) -> tuple[str, int]:
+                release: Any = None, heard: Any = None) -> tuple[str, int]:
         return correlation_id, len(pcm)
 
     def publish(self, prepared: tuple[str, int], on_late: Any = None) -> Location:

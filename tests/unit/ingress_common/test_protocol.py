@@ -8,6 +8,7 @@ from ingress_common.protocol import (
     Connected,
     Done,
     Error,
+    Heard,
     Published,
     Start,
     encode_server,
@@ -26,6 +27,12 @@ def test_done_parses() -> None:
     assert parse_client_text('{"event":"done"}') == Done()
 
 
+def test_done_round_trips_what_the_device_heard() -> None:
+    done = Done(Heard(snr_db=12.5, speech_share=0.62, background_talk=True))
+    assert parse_client_text(json.dumps(done.message())) == done
+    assert Done().message() == {"event": "done"}
+
+
 @pytest.mark.parametrize(
     ("text", "refusal"),
     [
@@ -40,6 +47,13 @@ def test_done_parses() -> None:
         ('{"event":"start","captured_at_ms":-1}', errors.BadStart),
         ('{"event":"start","device_id":"' + "x" * 200 + '"}', errors.BadStart),
         ('"' + "x" * 5000 + '"', errors.BadJson),
+        ('{"event":"done","heard":"loud"}', errors.BadDone),
+        ('{"event":"done","heard":{"snr_db":"12","speech_share":0.5,"background_talk":false}}',
+         errors.BadDone),
+        ('{"event":"done","heard":{"snr_db":12,"speech_share":1.5,"background_talk":false}}',
+         errors.BadDone),
+        ('{"event":"done","heard":{"snr_db":12,"speech_share":0.5,"background_talk":1}}',
+         errors.BadDone),
     ],
 )
 def test_bad_client_text_is_refused_with_its_code(text: str, refusal: type) -> None:

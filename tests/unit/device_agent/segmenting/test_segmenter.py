@@ -12,6 +12,7 @@ from device_agent.segmenting.segmenter import (
     SegmentExtended,
     SegmentStarted,
 )
+from device_agent.segmenting.heard import UtteranceHeard
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.segmenting.windows import Kind
 from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
@@ -86,6 +87,11 @@ def test_a_soft_word_inside_a_phrase_does_not_split_it() -> None:
 
 class ScriptedDetector:
     """Pure segmenter logic: each window's kind is given, not measured."""
+
+    last_level_dbfs = -30.0
+    last_talk = False
+    room_level_dbfs = -60.0
+    background_bar_dbfs = None
 
     def __init__(self, kinds: str) -> None:
         self._kinds = iter(kinds)
@@ -162,7 +168,7 @@ def test_a_gap_ends_the_open_segment() -> None:
     segmenter = Segmenter(SegmenterConfig())
     events = segmenter.push(room_noise(1.0, seed=6) + speech_like_pcm(1.0, seed=6), Stamp(0, 0))
     assert any(isinstance(e, SegmentStarted) for e in events)
-    assert segmenter.gap() == [SegmentEnded("gap")]
+    assert [e.reason for e in segmenter.gap() if isinstance(e, SegmentEnded)] == ["gap"]
     assert segmenter.gap() == []
 
 
@@ -221,3 +227,30 @@ def test_nothing_starts_in_the_first_second_and_speech_from_then_on_is_kept_whol
     assert len(segments) == 1
     start, pcm, _ = segments[0]
     assert start <= 0.5 * BPS and start + len(pcm) >= 2.5 * BPS
+
+
+def heard_in(signal: bytes, config: SegmenterConfig) -> list[UtteranceHeard]:
+    segmenter = Segmenter(config)
+    events = segmenter.push(signal, Stamp(0, 0)) + segmenter.flush()
+    return [e.heard for e in events if isinstance(e, SegmentEnded) and e.heard is not None]
+
+
+def test_each_utterance_says_what_the_detector_heard_in_it() -> None:
+    config = SegmenterConfig(detector=DetectorConfig("energy"))
+    talker = speech_like_pcm(1.5, seed=5)
+    quiet_room = room_noise(3.0, seed=1, rms=30.0)
+    noisy_room = room_noise(3.0, seed=1, rms=600.0)
+    [quiet] = heard_in(quiet_room + mixed(talker, room_noise(1.5, 2, 30.0)) + quiet_room, config)
+    [noisy] = heard_in(noisy_room + mixed(talker, room_noise(1.5, 2, 600.0)) + noisy_room, config)
+    assert quiet.snr_db > noisy.snr_db + 15  # the room is 26 dB louder
+    assert 0.5 < quiet.speech_share < 1.0  # pre-roll and hangover are not speech
+    assert not quiet.background_talk and not noisy.background_talk
+
+    background = quieter(speech_like_pcm(10.0, seed=6), 12.0)
+    near = silence_pcm(3.0) + speech_like_pcm(1.5, seed=5) + silence_pcm(5.5)
+    held = SegmenterConfig(detector=DetectorConfig("energy", talker_hold_db=8.0))
+    assert any(h.background_talk for h in heard_in(mixed(background, near), held))
+
+
+def test_fixed_cuts_say_nothing_of_what_was_heard() -> None:
+    assert heard_in(speech_like_pcm(2.0, seed=3), SegmenterConfig(mode="fixed", max_s=1.0)) == []
