@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from device_agent.capture.fakes import silence_pcm
 from device_agent.capture.source import Stamp
+from device_agent.segmenting.heard import UtteranceHeard
 from device_agent.segmenting.segmenter import (
     SegmentEnded,
     Segmenter,
@@ -12,7 +13,6 @@ from device_agent.segmenting.segmenter import (
     SegmentExtended,
     SegmentStarted,
 )
-from device_agent.segmenting.heard import UtteranceHeard
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.segmenting.windows import Kind
 from devkit.signals import mixed, quieter, room_noise, speech_like_pcm
