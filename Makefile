@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo console test lint bench faults clean
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed   # ASR=1 installs the recognizer first: each event's transcript is printed
+	$(if $(ASR),$(VENV)/bin/pip install -q -e '.[asr]')
 	$(PY) -m devkit.demo
 
 console: $(VENV)/.installed   # the demo's broker and gateway, three agents on ALSA test mics, and edge-console, until Ctrl-C

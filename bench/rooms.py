@@ -1,0 +1,128 @@
+"""The rooms bench.asr judges the front end in: bench.segmentation's noises, babble and
+television at 20, 10 and 5 dB SNR and its soft talker, plus a reverberant room (RT60 about
+0.6 s) and music under speech. Each room is built from a seed (the noise, the gaps, the
+voices' order), so several rooms of one condition differ as real rooms would.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.segmentation import (
+    PHRASES,
+    RATE,
+    SPEECH_DBFS,
+    VOICES,
+    Utterance,
+    at_active_level,
+    at_rms,
+    babble,
+    build_stream,
+    espeak,
+    pcm16,
+    sox_noise,
+    television,
+)
+
+RT60_S = 0.6
+MUSIC_NOTES_HZ = [220 * 2 ** (k / 12) for k in (0, 2, 4, 5, 7, 9, 11, 12, 14, 16)]
+
+
+@dataclass(frozen=True)
+class RoomSpec:
+    name: str
+    bed: str
+    """pink, brown, babble, television, music, or soft (a soft talker in a quiet room)."""
+    snr_db: float
+    reverberant: bool = False
+
+
+@dataclass(frozen=True)
+class Room:
+    name: str
+    pcm: bytes
+    truth: list[Utterance]
+    texts: list[str]
+    clean_phrases: list[bytes]
+
+
+ROOMS = [RoomSpec(f"{bed} {snr} dB", bed, snr) for bed in ("pink", "brown", "babble", "television")
+         for snr in (20, 10, 5)] + [
+    RoomSpec("soft talker -45 dBFS, quiet room", "soft", 30),
+    RoomSpec("reverberant room (RT60 0.6 s), pink 20 dB", "pink", 20, reverberant=True),
+    RoomSpec("music 10 dB", "music", 10),
+]
+
+
+@functools.cache
+def spoken(text: str, voice: str, wpm: int) -> np.ndarray:
+    return espeak(text, voice, wpm)
+
+
+def reverberated(x: np.ndarray, seed: int, rt60_s: float = RT60_S) -> np.ndarray:
+    """`x` in a room: a direct path and an exponentially decaying diffuse tail (60 dB in
+    `rt60_s`) of equal energy, as at a couple of metres from the talker."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rt60_s * 1.2 * RATE)) / RATE
+    tail = rng.normal(0, 1, len(t)) * np.exp(-6.91 * t / rt60_s)
+    tail[: int(0.005 * RATE)] = 0  # the first reflections arrive after the direct sound
+    ir = tail / np.sqrt(np.sum(tail**2))
+    ir[0] = 1.0
+    n = len(x) + len(ir) - 1
+    return np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(ir, n), n)
+
+
+def music(seconds: float, seed: int) -> np.ndarray:
+    """A melody of plucked notes with harmonics over a bass line, and a hi-hat on the beat."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * RATE))
+    at = 0
+    while at < len(out):
+        length = int(rng.choice([0.25, 0.5, 0.75]) * RATE)
+        t = np.arange(length) / RATE
+        note = float(rng.choice(MUSIC_NOTES_HZ))
+        envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
+        tone = sum(a * np.sin(2 * np.pi * note * h * t) for h, a in
+                   ((1, 1.0), (2, 0.5), (3, 0.3), (4, 0.2), (5, 0.1)))
+        bass = 0.6 * np.sin(2 * np.pi * note / 4 * t)
+        hat = rng.normal(0, 0.3, length) * np.exp(-60 * t)
+        piece = (tone + bass) * envelope + hat
+        out[at: at + length] += piece[: len(out) - at]
+        at += length
+    return out
+
+
+def build_room(spec: RoomSpec, seed: int, phrases: int) -> Room:
+    texts = PHRASES[:phrases]
+    voices = [VOICES[(i + seed) % len(VOICES)] for i in range(phrases)]
+    dry = [spoken(text, *voice) for text, voice in zip(texts, voices, strict=True)]
+    said = [reverberated(p, seed * 100 + i) if spec.reverberant else p for i, p in enumerate(dry)]
+    seconds = sum(len(p) for p in said) / RATE + 3.0 * (phrases + 1) + 1
+    speech_dbfs = -45.0 if spec.bed == "soft" else SPEECH_DBFS
+    bed = _bed(spec, seconds, seed, speech_dbfs - spec.snr_db)
+    stream, truth = build_stream(said, bed, speech_dbfs, seed)
+    clean = [pcm16(p / np.sqrt(np.mean(p**2)) * 10 ** (SPEECH_DBFS / 20)) for p in dry]
+    return Room(f"{spec.name.split(',')[0].replace(' ', '-')}-{seed}", pcm16(stream), truth,
+                texts, clean)
+
+
+def _bed(spec: RoomSpec, seconds: float, seed: int, level_dbfs: float) -> np.ndarray:
+    if spec.bed in ("pink", "brown", "soft"):
+        kind = "brownnoise" if spec.bed == "brown" else "pinknoise"
+        return at_rms(sox_noise(kind, seconds, seed), level_dbfs)
+    if spec.bed == "babble":
+        talkers = [spoken(text, *VOICES[(i + 1) % len(VOICES)]) for i, text in enumerate(PHRASES)]
+        return at_rms(babble(seconds, talkers, seed), level_dbfs)
+    source = television(seconds, seed) if spec.bed == "television" else music(seconds, seed)
+    return at_active_level(source, level_dbfs)
+
+
+def alone(minutes: float) -> dict[str, bytes]:
+    """A television and music alone, at the 10 dB-SNR level: every record is a false one."""
+    seconds = minutes * 60
+    level = SPEECH_DBFS - 10
+    return {"television": pcm16(at_active_level(television(seconds, 9), level)),
+            "music": pcm16(at_active_level(music(seconds, 9), level))}
