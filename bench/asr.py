@@ -6,7 +6,11 @@ offline) transcribes, over the same script of phrases:
 - agent: the records the real agent (`device-agent send --vad`, the same segmenter as `run`)
   delivers through a real gateway to Kafka, each transcribed alone, in log order;
 - oracle: the room cut at the true phrase spans, each transcribed alone: what a perfect
-  segmenter would give;
+  segmenter would give. A true span runs from the first to the last 5 ms frame within
+  15.9 dB of the phrase's active level (ITU-T P.56's threshold), which leaves a soft first
+  or last sound outside; the cut keeps the agent's own margins around it (0.2 s before,
+  as its pre-roll, 0.3 s after, as its hangover), so the two differ only in where they
+  cut;
 - whole room: the whole room in one go, with the recognizer's own VAD: what a user might
   run instead of us;
 - clean: the clean phrases alone: the recognizer's own floor on these voices.
@@ -35,7 +39,7 @@ from pathlib import Path
 
 from bench.report import RESULTS, write_report
 from bench.rooms import ROOMS, Room, alone, build_room
-from bench.segmentation import checkout_of, p95, score
+from bench.segmentation import RATE, checkout_of, p95, score
 from devkit.agent_process import write_wav
 from devkit.asr import Errors, Recognizer, word_errors
 from devkit.bench_stack import broker_and_gateway
@@ -43,6 +47,8 @@ from devkit.file_send import delivered_segments, run_send
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from edge_gateway.settings import DEFAULT_TOPIC
 
+ORACLE_BEFORE, ORACLE_AFTER = int(0.2 * RATE), int(0.3 * RATE)
+"""The oracle's margins around a true span, in samples: the agent's pre-roll and hangover."""
 SNR_BUCKETS = ((-99.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, 999.0))
 
 
@@ -98,7 +104,8 @@ def judge(room: Room, asr: Recognizer, agents: dict[str, Agent], workdir: Path, 
           by_snr: dict[tuple[float, float], Errors]) -> None:
     reference = " ".join(room.texts)
     pcm = room.pcm
-    oracle = " ".join(asr.transcribe(pcm[2 * t.start: 2 * t.end]) for t in room.truth)
+    oracle = " ".join(asr.transcribe(pcm[2 * max(0, t.start - ORACLE_BEFORE):
+                                         2 * (t.end + ORACLE_AFTER)]) for t in room.truth)
     tally.add("oracle", word_errors(reference, oracle))
     tally.add("whole room", word_errors(reference, asr.transcribe(pcm, vad=True)))
     wav = write_wav(workdir / f"{room.name}.wav", pcm)

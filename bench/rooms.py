@@ -26,9 +26,9 @@ from bench.segmentation import (
     sox_noise,
     television,
 )
+from devkit.signals import music
 
 RT60_S = 0.6
-MUSIC_NOTES_HZ = [220 * 2 ** (k / 12) for k in (0, 2, 4, 5, 7, 9, 11, 12, 14, 16)]
 
 
 @dataclass(frozen=True)
@@ -73,26 +73,6 @@ def reverberated(x: np.ndarray, seed: int, rt60_s: float = RT60_S) -> np.ndarray
     ir[0] = 1.0
     n = len(x) + len(ir) - 1
     return np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(ir, n), n)
-
-
-def music(seconds: float, seed: int) -> np.ndarray:
-    """A melody of plucked notes with harmonics over a bass line, and a hi-hat on the beat."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * RATE))
-    at = 0
-    while at < len(out):
-        length = int(rng.choice([0.25, 0.5, 0.75]) * RATE)
-        t = np.arange(length) / RATE
-        note = float(rng.choice(MUSIC_NOTES_HZ))
-        envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
-        tone = sum(a * np.sin(2 * np.pi * note * h * t) for h, a in
-                   ((1, 1.0), (2, 0.5), (3, 0.3), (4, 0.2), (5, 0.1)))
-        bass = 0.6 * np.sin(2 * np.pi * note / 4 * t)
-        hat = rng.normal(0, 0.3, length) * np.exp(-60 * t)
-        piece = (tone + bass) * envelope + hat
-        out[at: at + length] += piece[: len(out) - at]
-        at += length
-    return out
 
 
 def build_room(spec: RoomSpec, seed: int, phrases: int) -> Room:

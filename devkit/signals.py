@@ -1,4 +1,5 @@
-"""Generated test audio: tones and a speech-like signal with pauses (16 kHz mono PCM16)."""
+"""Generated test audio: tones, a speech-like signal with pauses (16 kHz mono PCM16), and
+music."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import math
 import random
 import struct
 
+import numpy as np
+
 from device_agent.capture.fakes import silence_pcm as silence
 from device_agent.capture.fakes import tone_pcm as tone
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ
 __all__ = ["tone", "silence", "speech_like_pcm", "room_noise", "utterances_with_pauses",
-           "quieter", "mixed", "dominant_frequency"]
+           "quieter", "mixed", "dominant_frequency", "music"]
 
 
 def speech_like_pcm(seconds: float, seed: int = 0, amplitude: int = 6000) -> bytes:
@@ -85,3 +88,29 @@ def dominant_frequency(pcm: bytes, rate: int = RATE, low_hz: float = 50.0,
     window = samples[: rate * 2]
     return max((coarse - 10 + 0.5 * i for i in range(41)),
                key=lambda hz: goertzel_power(window, rate, hz))
+
+
+MUSIC_NOTES_HZ = [220 * 2 ** (k / 12) for k in (0, 2, 4, 5, 7, 9, 11, 12, 14, 16)]
+"""A major scale from A3, as a melody's notes."""
+
+
+def music(seconds: float, seed: int) -> np.ndarray:
+    """A melody of plucked notes with harmonics over a bass line, and a hi-hat on each note,
+    as float samples at 16 kHz (unscaled): a sound a speech detector should not take for
+    a talker."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * RATE))
+    at = 0
+    while at < len(out):
+        length = int(rng.choice([0.25, 0.5, 0.75]) * RATE)
+        t = np.arange(length) / RATE
+        note = float(rng.choice(MUSIC_NOTES_HZ))
+        envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
+        pluck = sum(a * np.sin(2 * np.pi * note * h * t) for h, a in
+                   ((1, 1.0), (2, 0.5), (3, 0.3), (4, 0.2), (5, 0.1)))
+        bass = 0.6 * np.sin(2 * np.pi * note / 4 * t)
+        hat = rng.normal(0, 0.3, length) * np.exp(-60 * t)
+        piece = (pluck + bass) * envelope + hat
+        out[at: at + length] += piece[: len(out) - at]
+        at += length
+    return out

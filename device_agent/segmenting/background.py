@@ -6,9 +6,10 @@ no clock, no I/O. Levels are the speech band's, in dBFS, averaged over 100 ms
   near talker stands well above it, even where babble hides the harmonics the score
   looks for. Its 90th percentile is the loudest the room usually is: a window well above
   that is nobody's but the talker's.
-- `BackgroundTalker`: the level of a talker who goes on and on (a television, a radio).
-  One voice that talks for 6 s without a pause of 1.2 s, most of that time, is not a
-  person talking to the device, who stops and waits for the answer. While one is heard, a
+- `BackgroundTalker`: the level of a source that goes on and on (a television, a radio,
+  music). One voice, or music, that sounds like talk for 6 s without a pause of 1.2 s,
+  most of that time, is not a person talking to the device, who stops and waits for the
+  answer. While one is heard, a
   new utterance must start `margin_db` above the median of that talker's levels; the bar
   stays until speech fills less than a quarter of the last 20 s. An utterance that started over the bar is
   the near talker's, and its windows do not teach the bar, so it does not rise on the
@@ -42,10 +43,11 @@ other closer than that)."""
 RUN_TALK_SHARE = 0.6
 """...that is mostly talk: more than someone giving one 1 s request after another with
 1 s pauses (half talk), less than a television's read speech."""
-ONE_VOICE_DB = 10.0
-"""...if it is one voice: one talker's level falls in the pauses between words and
-sentences, so the run's median lies this far over its 10th percentile. A crowd's babble
-never falls silent (about 3 dB); the score already treats it as noise."""
+ONE_SOURCE_DB = 6.0
+"""...if it is one source, a voice or music: its level falls between words and sentences,
+or between notes, so the run's median lies this far over its 10th percentile. A crowd's
+babble never falls silent (about 3 dB over its 10th percentile); the score already treats
+it as noise."""
 CONTINUOUS_SHARE_OFF = 0.25
 """The bar goes when speech fills less than a quarter of the last 20 s."""
 BACKGROUND_PERCENTILE = 50
@@ -138,11 +140,12 @@ class BackgroundTalker:
             self.bar_dbfs = float(np.percentile(levels, BACKGROUND_PERCENTILE)) + self.margin_db
 
     def _talks_on_and_on(self) -> bool:
-        """Whether the current run is a television's: long, mostly talk, and one voice."""
+        """Whether the current run is a television's or music's: long, mostly talk, and
+        one source."""
         if self._run - self._quiet < RUN_WINDOWS:
             return False
         run = (self._heard - 1 - np.arange(min(self._run, BACKGROUND_WINDOWS))) % BACKGROUND_WINDOWS
         if self._speechlike[run].mean() < RUN_TALK_SHARE:
             return False
         low, middle = np.percentile(self._levels[run], [10, 50])
-        return bool(middle - low >= ONE_VOICE_DB)
+        return bool(middle - low >= ONE_SOURCE_DB)

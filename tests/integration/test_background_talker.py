@@ -26,6 +26,7 @@ from devkit.alsa_fixture import FixtureDevice, alsa_env
 from devkit.fault_rig import events_of
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
+from devkit.signals import music
 from devkit.speech import spoken_pcm
 from ingress_common.pcm import BYTES_PER_SECOND, SAMPLE_RATE_HZ
 
@@ -130,3 +131,34 @@ def test_a_television_alone_opens_utterances_only_before_it_is_known(
         assert len(segments) <= at_most, sorted(segments)
     else:
         assert len(segments) >= 4, sorted(segments)  # its sentences, one after another
+
+
+def music_alone(seconds: float) -> bytes:
+    """devkit's music (plucked notes over a bass line, a hi-hat), at -36 dBFS."""
+    x = music(seconds, seed=9)
+    x *= 32768 * 10 ** (-36 / 20) / np.sqrt(np.mean(x**2))
+    tail = np.zeros(2 * SAMPLE_RATE_HZ)
+    return np.clip(np.concatenate([x, tail]), -32768, 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize(("bar_db", "at_most"), [(None, 1), ("0", None)])
+def test_music_alone_opens_no_more_than_its_first_bars(
+        gateway: GatewayProcess, reader: KafkaReader, tmp_path: Path, bar_db: str | None,
+        at_most: int | None) -> None:
+    """Issue 32: music that plays on is heard as one source, like a television, and raises
+    the background bar: with the default at most one record in 30 s; with the bar off its
+    notes keep opening utterances."""
+    signal = music_alone(30.0)
+    device = f"music-alone-bar-{bar_db or 'default'}"
+    agent = agent_on(tmp_path, gateway, signal, device,
+                     {"AGENT_BACKGROUND_MARGIN_DB": bar_db} if bar_db else {})
+    try:
+        records = events_of(reader, device, 100,
+                            timeout_s=len(signal) / BYTES_PER_SECOND + 10)
+    finally:
+        agent.stop()
+    segments = {r.headers["segment_id"] for r in records}
+    if at_most is not None:
+        assert len(segments) <= at_most, sorted(segments)
+    else:
+        assert len(segments) >= 4, sorted(segments)

@@ -57,6 +57,15 @@ def test_a_crowd_that_never_falls_silent_raises_no_bar() -> None:
     assert crowd.bar_dbfs is None
 
 
+def test_music_that_plays_on_raises_a_bar_above_its_median() -> None:
+    """Notes that decay, one after another: no pause, but the level falls between them
+    (8 dB from the median to the 10th percentile, as bench.rooms' music)."""
+    radio = BackgroundTalker(margin_db=6.0)
+    for i in range(round(8 / 0.02)):
+        radio.hear(-30.0 - 1.6 * (i % 13), True, False, opened=False)  # a note each 0.26 s
+    assert radio.bar_dbfs is not None
+
+
 def test_the_bar_stays_through_a_pause_and_goes_once_the_room_is_quiet() -> None:
     television = BackgroundTalker(margin_db=6.0)
     talk(television, 20.0, -36.0)
