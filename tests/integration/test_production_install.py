@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from devkit.broker import Broker
 from devkit.console_process import ConsoleProcess
 from devkit.waiting import wait_for
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC, DeviceSettings, decode_settings
+from ingress_common.kafka_topics import partition_count
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_PACKAGES = ("ingress_common", "edge_gateway", "edge_console", "device_agent")
@@ -94,12 +95,22 @@ def test_the_install_script_puts_nothing_of_the_harness_on_a_box(tmp_path: Path,
 
 
 def stored_settings(broker: Broker, device_id: str) -> list[DeviceSettings]:
+    """Every settings record of `device_id` in the topic (a gateway of another test may have
+    created it, with its own partition count)."""
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "install-test",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, "enable.partition.eof": True})
     try:
-        consumer.assign([TopicPartition(SETTINGS_TOPIC, p, 0) for p in range(2)])
-        records = consumer.consume(100, timeout=3)
-        found = [decode_settings(r.value() or b"") for r in records if r.error() is None]
+        count = partition_count(consumer, SETTINGS_TOPIC, 10)
+        consumer.assign([TopicPartition(SETTINGS_TOPIC, p, 0) for p in range(count)])
+        found, at_end = [], 0
+        while at_end < count:
+            msg = consumer.poll(3)
+            if msg is None:
+                break
+            if msg.error() is not None:
+                at_end += msg.error().code() == KafkaError._PARTITION_EOF
+                continue
+            found.append(decode_settings(msg.value() or b""))
         return [s for s in found if s.device_id == device_id]
     finally:
         consumer.close()
