@@ -44,6 +44,7 @@ from devkit.agent_process import write_wav
 from devkit.asr import Errors, Recognizer, word_errors
 from devkit.bench_stack import broker_and_gateway
 from devkit.file_send import delivered_segments, run_send
+from devkit.interrupts import stop_like_ctrl_c
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from edge_gateway.settings import DEFAULT_TOPIC
 
@@ -82,6 +83,11 @@ class Agent:
         return delivered_segments(self.reader, self.url, device_id) if sent.returncode == 0 else []
 
 
+def device_id(name: str) -> str:
+    """A valid device id made of `name` (ids hold no spaces)."""
+    return "".join(c if c.isalnum() or c in "._:@/-" else "-" for c in name)[:128]
+
+
 def located(room_pcm: bytes, records: list[ReadEvent]) -> list[tuple[int, int]]:
     """Where each record lies in the room, in samples: each is an exact slice of it."""
     spans = []
@@ -110,7 +116,7 @@ def judge(room: Room, asr: Recognizer, agents: dict[str, Agent], workdir: Path, 
     tally.add("whole room", word_errors(reference, asr.transcribe(pcm, vad=True)))
     wav = write_wav(workdir / f"{room.name}.wav", pcm)
     for who, agent in agents.items():
-        records = agent.records(wav, f"asr-{who}-{room.name}")
+        records = agent.records(wav, device_id(f"asr-{who}-{room.name}"))
         heard = [asr.transcribe(r.pcm) for r in records]
         spans = located(pcm, records)
         tally.add(who, word_errors(reference, " ".join(heard)),
@@ -183,6 +189,7 @@ def main() -> int:
     parser.add_argument("--before", metavar="REVISION", help="also the agent at this revision")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    stop_like_ctrl_c()  # SIGTERM, too, removes the worktree and stops the broker and gateway
     asr = Recognizer()
     workdir = Path(tempfile.mkdtemp(prefix="bench-asr-"))
     rooms = [r for r in ROOMS if not args.conditions or r.name in args.conditions]
@@ -198,7 +205,7 @@ def main() -> int:
                 print(f"{spec.name}: " + ", ".join(
                     f"{who} {statistics.mean(w):.3f}" for who, w in tally.wers.items()), flush=True)
             alone_counts = {who: {noise: len(agent.records(
-                write_wav(workdir / f"{noise}.wav", pcm), f"asr-alone-{who}-{noise}"))
+                write_wav(workdir / f"{noise}.wav", pcm), device_id(f"asr-alone-{who}-{noise}")))
                 for noise, pcm in alone(args.alone_minutes).items()} for who, agent in agents.items()}
         reader.close()
     report = render(results, clean_floor(asr, args.phrases), by_snr, alone_counts, args.seeds,

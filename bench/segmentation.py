@@ -40,6 +40,7 @@ from bench.report import RESULTS, write_report
 from bench.segment_spans import spans_of
 from device_agent.segmenting.segmenter import Segmenter, SegmenterConfig
 from device_agent.segmenting.voice_activity import DetectorConfig
+from devkit.interrupts import stop_like_ctrl_c
 from ingress_common.protocol import SAMPLE_RATE_HZ
 
 RATE = SAMPLE_RATE_HZ
@@ -272,6 +273,7 @@ def main() -> int:
                         help="also run the chosen segmenters as they were at this git revision, "
                              "on the same audio (a row each, marked with the revision)")
     args = parser.parse_args()
+    stop_like_ctrl_c()  # SIGTERM, too, removes the worktree and stops the broker and gateway
     with contextlib.ExitStack() as stack:
         before = stack.enter_context(checkout_of(args.before)) if args.before else None
         return run(args, before)
