@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     _common(send)
     send.add_argument("--vad", action="store_true",
                       help="cut the file by speech, as run does, instead of sending all of it")
+    send.add_argument("--timeout-s", type=float, dest="send_timeout_s",
+                      help="give up after this many seconds, exit 1 and say what was not "
+                           "delivered (default: wait; also AGENT_SEND_TIMEOUT_S)")
     send.add_argument("file", type=Path)
     commands.add_parser("settings", help="print the settings as a Markdown table")
     return parser
@@ -81,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
-    flags = {k: getattr(args, k)
-             for k in ("gateway_url", "device_id", "source", "spool_dir", "channel")}
+    flags = {k: getattr(args, k, None)
+             for k in ("gateway_url", "device_id", "source", "spool_dir", "channel",
+                       "send_timeout_s")}
     return cli_overrides(flags, args.set, "device-agent")
 
 
@@ -143,8 +147,14 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
     def print_reply(reply: Any) -> None:
         print(encode_server(reply) if reply else "{}", flush=True)
 
+    stop = _stop_on_signals()
+    expired = threading.Event()
+    if settings.send_timeout_s > 0:
+        deadline = threading.Timer(settings.send_timeout_s, lambda: (expired.set(), stop.set()))
+        deadline.daemon = True
+        deadline.start()
     try:
-        report = send_file(settings, path, vad, _stop_on_signals(), print_reply)
+        report = send_file(settings, path, vad, stop, print_reply)
     except SourceError as exc:
         print(f"device-agent send: {exc}", file=sys.stderr)
         return 2
@@ -155,7 +165,8 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
                       "segments_acked": report.segments_acked,
                       "segments_quarantined": report.segments_quarantined,
                       "segments_undelivered": report.segments_undelivered}), flush=True)
-    print(f"device-agent send: {report.verdict()}", file=sys.stderr)
+    gave_up = settings.send_timeout_s if expired.is_set() else None
+    print(f"device-agent send: {report.verdict(gave_up)}", file=sys.stderr)
     return 0 if report.complete else 1
 
 

@@ -51,15 +51,19 @@ class SendReport:
         return (not self.stopped and self.segments_cut > 0
                 and self.segments_acked == self.segments_cut)
 
-    def verdict(self) -> str:
-        """One sentence in plain words."""
+    def verdict(self, gave_up_after_s: float | None = None) -> str:
+        """One sentence in plain words; `gave_up_after_s`: the send's timeout ended it."""
         if self.vad and self.segments_cut == 0 and not self.stopped:
             return (f"no speech found in {self.path} ({self.seconds:.1f} s): nothing was sent; "
                     f"without --vad the whole file is sent")
         if self.complete:
             return (f"{self.path}: {self.seconds:.1f} s delivered as {self.segments_acked} "
                     f"segment(s), each confirmed in Kafka")
-        why = "stopped before the end; " if self.stopped else ""
+        why = ("stopped before the end; " if gave_up_after_s is None else
+               f"gave up after {gave_up_after_s:g} s (--timeout-s); ") if self.stopped else ""
+        if self.stopped and self.segments_cut == 0:
+            return (f"{self.path}: {why}nothing delivered: the gateway was not reached, or "
+                    "no segment was cut yet")
         return (f"{self.path}: {why}{self.segments_acked} of {self.segments_cut} segment(s) "
                 f"delivered, {self.segments_quarantined} refused by the gateway, "
                 f"{self.segments_undelivered} not delivered")

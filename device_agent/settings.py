@@ -66,6 +66,7 @@ class AgentSettings:
     health_interval_s: float = 30.0
     remote_settings_file: str = ""
     drain_timeout_s: float = 5.0
+    send_timeout_s: float = 0.0
     log_level: str = "INFO"
 
     @property
@@ -178,6 +179,10 @@ SETTINGS: tuple[Setting, ...] = (
             "keeps them; empty keeps them in memory only.", str),
     Setting("drain_timeout_s", "AGENT_DRAIN_TIMEOUT_S",
             "At shutdown, time to finish delivering before stopping.", float, between(0, 600)),
+    Setting("send_timeout_s", "AGENT_SEND_TIMEOUT_S",
+            "`device-agent send` gives up after this many seconds (also `--timeout-s`), exits "
+            "1 and says what was not delivered; 0 waits until the file is delivered.",
+            float, between(0, 86400)),
     Setting("log_level", "AGENT_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", log_level),
 )
 

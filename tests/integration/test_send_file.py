@@ -3,7 +3,9 @@ gateway and broker, and the PCM put back together from Kafka's records."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from device_agent.capture.wav import wav_file_pcm
 from devkit.file_send import delivered_segments, run_send
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
+from devkit.signals import speech_like_pcm
 from devkit.speech import loud_bounds, phrases_with_pauses
 from ingress_common.protocol import BYTES_PER_SECOND
 from ingress_common.wav import pcm_to_wav
@@ -109,3 +112,18 @@ def test_a_file_that_is_not_a_wav_is_refused_with_a_reason(gateway: GatewayProce
     run = run_send(gateway.ws_url, "send-bogus", bogus)
     assert run.returncode == 2
     assert "cannot read it as a PCM WAV file" in run.verdict
+
+
+def test_send_to_an_unreachable_gateway_gives_up_at_its_timeout(tmp_path: Path) -> None:
+    """Issue 34: a script on a box that calls `send` cannot hang: past --timeout-s it exits
+    1 and says what was not delivered."""
+    wav = tmp_path / "speech.wav"
+    wav.write_bytes(pcm_to_wav(speech_like_pcm(3.0, seed=4)))
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws/audio"
+    began = time.monotonic()
+    run = run_send(url, "send-timeout", wav, "--timeout-s", "3", timeout_s=60)
+    assert run.returncode == 1
+    assert 3.0 <= time.monotonic() - began < 20
+    assert "gave up after 3 s (--timeout-s); nothing delivered" in run.verdict
