@@ -149,8 +149,11 @@ def _send(settings: Any, path: Path, vad: bool) -> int:
 
     stop = _stop_on_signals()
     expired = threading.Event()
+    def give_up() -> None:
+        expired.set()
+        stop.set()
     if settings.send_timeout_s > 0:
-        deadline = threading.Timer(settings.send_timeout_s, lambda: (expired.set(), stop.set()))
+        deadline = threading.Timer(settings.send_timeout_s, give_up)
         deadline.daemon = True
         deadline.start()
     try:
