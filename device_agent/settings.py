@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from device_agent.capture.channels import ChannelPolicy
+from device_agent.segmenting.enhancement import REQUIRED_API as ENHANCEMENT_API
 from device_agent.segmenting.enhancement import EnhancementConfig
 from device_agent.segmenting.segmenter import SegmenterConfig
+from device_agent.segmenting.speech_models import REQUIRED_API, unusable
 from device_agent.segmenting.voice_activity import DetectorConfig
 from device_agent.spool.model import SpoolLimits
 from ingress_common import config, remote_settings
@@ -113,19 +115,26 @@ def _installed(module: str) -> bool:
 
 
 def _model_installed(name: str) -> str | None:
-    """A detector whose model this device can import (a wheel may be missing on armv7)."""
+    """A detector whose model this device has, in a version the agent can call (a wheel
+    may be missing on armv7, or an older one installed): never run broken."""
     module = MODEL_PACKAGES.get(name)
-    if module is not None and not _installed(module):
+    if module is None:
+        return None
+    if not _installed(module):
         return f"{name} needs the {module} package, which is not installed on this device"
-    return None
+    problem = unusable(*REQUIRED_API[name])
+    return f"{name} {problem}" if problem else None
 
 
 def _enhancement_installed(level: int) -> str | None:
-    """Above 0, a level needs webrtc-noise-gain, which may be missing on this device."""
-    if level and not _installed(ENHANCEMENT_PACKAGE):
+    """Above 0, a level needs webrtc-noise-gain, in a version the agent can call."""
+    if not level:
+        return None
+    if not _installed(ENHANCEMENT_PACKAGE):
         return (f"{level} needs the {ENHANCEMENT_PACKAGE} package, which is not installed on "
                 "this device")
-    return None
+    problem = unusable(*ENHANCEMENT_API)
+    return f"{level} {problem}" if problem else None
 
 
 def _on_this_device(name: str, installed: Callable[[Any], str | None]) -> Setting:

@@ -2,6 +2,8 @@
 # Installs the gateway and/or the device agent as systemd services on this box.
 #
 #   sudo scripts/install.sh gateway        # or: agent, or: both, or: console
+#   sudo FRONT_END=1 scripts/install.sh agent   # with the optional speech front end
+#                                               # (noise suppression, gain, pymicro-vad)
 #
 # Puts a virtualenv in /opt/edge-audio-ingress, example settings in /etc/edge-audio-ingress
 # (never overwriting existing ones), the units in /etc/systemd/system, and enables them.
@@ -24,6 +26,8 @@ SYSTEMCTL=${SYSTEMCTL:-systemctl}
 prefix="$ROOT/opt/edge-audio-ingress"
 etc="$ROOT/etc/edge-audio-ingress"
 unit_dir="$ROOT/etc/systemd/system"
+
+[[ "$extras" == *agent* && "${FRONT_END:-0}" = 1 ]] && extras="$extras,front-end"
 
 if [ "${INSTALL_VENV:-1}" = 1 ]; then
   [[ "$extras" == *agent* ]] && { dpkg -s libasound2-dev >/dev/null 2>&1 || apt-get install -y libasound2-dev gcc; }

@@ -14,6 +14,8 @@ from ingress_common.pcm import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 
 FRAME_BYTES = SAMPLE_RATE_HZ // 100 * SAMPLE_WIDTH_BYTES
 """10 ms, the only frame webrtc-noise-gain takes."""
+REQUIRED_API = ("webrtc_noise_gain", "AudioProcessor", ("Process10ms",))
+"""What the enhancer calls: (module, class, names)."""
 
 
 @dataclass(frozen=True)

