@@ -44,11 +44,13 @@ class Recognizer:
 
     def transcribe(self, pcm: bytes, vad: bool = False) -> str:
         """The words in 16 kHz mono PCM16; `vad`: let the recognizer's own voice detector
-        skip what it takes for silence (what a user might run on a whole room)."""
+        skip what it takes for silence (what a user might run on a whole room). Greedy and
+        at temperature 0 only, so the same audio always gives the same words (faster-whisper
+        otherwise falls back to sampling on a doubtful result)."""
         audio = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
         if len(audio) < SAMPLE_RATE_HZ // 10:
             return ""
-        segments, _ = self._model.transcribe(audio, language="en", beam_size=1,
+        segments, _ = self._model.transcribe(audio, language="en", beam_size=1, temperature=0.0,
                                              condition_on_previous_text=False, vad_filter=vad)
         return " ".join(s.text.strip() for s in segments).strip()
 
