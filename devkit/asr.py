@@ -21,6 +21,9 @@ _NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5":
             "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten", "11": "eleven",
             "12": "twelve", "15": "fifteen", "20": "twenty"}
 """Whisper writes the numbers a script spells: both are compared as words."""
+_CONTRACTIONS = {"i'm": "i am", "it's": "it is", "what's": "what is", "don't": "do not",
+                 "that's": "that is", "you're": "you are", "let's": "let us"}
+"""Whisper contracts what a script may spell out: both are compared spelled out."""
 
 
 def available() -> bool:
@@ -56,9 +59,9 @@ class Recognizer:
 
 
 def normalized(text: str) -> str:
-    """Lower case, no punctuation, digits as words, single spaces."""
+    """Lower case, no punctuation, digits as words, contractions spelled out, single spaces."""
     words = re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
-    return " ".join(_NUMBERS.get(w, w) for w in words)
+    return " ".join(_CONTRACTIONS.get(w, _NUMBERS.get(w, w)) for w in words)
 
 
 @dataclass(frozen=True)
