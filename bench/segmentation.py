@@ -217,6 +217,8 @@ class Scores:
     leads_ms: list[float]
     lags_ms: list[float]
     extra: int
+    wer: float | None = None
+    """The recognizer's word error rate on the segments, with --wer (bench.asr's judge)."""
 
     @property
     def clipped(self) -> int:
@@ -269,6 +271,9 @@ def main() -> int:
     parser.add_argument("--hold-db", type=float, help="talker hold to try")
     parser.add_argument("--conditions", nargs="*", help="e.g. babble television (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--wer", action="store_true",
+                        help="also transcribe each segment (devkit.asr) and report the word "
+                             "error rate beside the figures (bench.asr is the full judge)")
     parser.add_argument("--before", metavar="REVISION",
                         help="also run the chosen segmenters as they were at this git revision, "
                              "on the same audio (a row each, marked with the revision)")
@@ -300,6 +305,7 @@ def run(args: argparse.Namespace, before: Path | None) -> int:
             "television": television(bed_seconds, 4)}
     beds = {k: v for k, v in beds.items() if not args.conditions or k in args.conditions}
     rows = []
+    judge = word_error_rate(args.wer)
     for kind, bed in beds.items():
         for snr in (20, 10, 5):
             level = SPEECH_DBFS - snr
@@ -308,12 +314,14 @@ def run(args: argparse.Namespace, before: Path | None) -> int:
             pcm = pcm16(stream)
             for name, cut in segmenters.items():
                 spans, _ = cut(pcm)
-                rows.append((f"{kind} {snr} dB", name, score(spans, truth)))
+                rows.append((f"{kind} {snr} dB", name,
+                             replace(score(spans, truth), wer=judge(pcm, spans))))
                 print(f"{kind} {snr} dB  {name}: {rows[-1][2]}", flush=True)
     quiet, truth = build_stream(phrases, at_rms(sox_noise("pinknoise", 120, 1), -75), -45, 7)
     for name, cut in segmenters.items():
         spans, _ = cut(pcm16(quiet))
-        rows.append(("soft talker -45 dBFS, quiet room", name, score(spans, truth)))
+        rows.append(("soft talker -45 dBFS, quiet room", name,
+                     replace(score(spans, truth), wer=judge(pcm16(quiet), spans))))
     false_rows, cpu = [], {}
     for kind, bed in beds.items():
         level = SPEECH_DBFS - 10
@@ -330,17 +338,30 @@ def run(args: argparse.Namespace, before: Path | None) -> int:
     return 0
 
 
+def word_error_rate(wanted: bool) -> Callable[[bytes, list[tuple[int, int]]], float | None]:
+    """The recognizer's WER on a stream's segments against the script (None: not wanted)."""
+    if not wanted:
+        return lambda _pcm, _spans: None
+    from devkit.asr import Recognizer, word_errors
+
+    asr = Recognizer()
+    script = " ".join(PHRASES)
+    return lambda pcm, spans: word_errors(script, " ".join(
+        asr.transcribe(pcm[2 * s: 2 * e]) for s, e in spans)).wer
+
+
 def render(rows: list[tuple[str, str, Scores]], false_rows: list[tuple[str, str, float, float]],
            cpu: dict[str, list[float]], minutes: float) -> str:
     def ms(values: list[float]) -> str:
         return f"{statistics.median(values):.0f} / {p95(values):.0f}" if values else "-"
     lines = ["| condition | segmenter | found | whole | merged | splits | onset lead ms, median "
-             "/ p95 | clipped onsets | end lag ms, median / p95 | extra segments |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "/ p95 | clipped onsets | end lag ms, median / p95 | extra segments | WER |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for condition, name, s in rows:
+        wer = "-" if s.wer is None else f"{s.wer:.3f}"
         lines.append(f"| {condition} | {name} | {s.found}/{s.total} | {s.whole} | {s.merged} "
                      f"| {s.splits} | {ms(s.leads_ms)} | {s.clipped} | {ms(s.lags_ms)} "
-                     f"| {s.extra} |")
+                     f"| {s.extra} | {wer} |")
     lines += ["", f"Noise alone at the 10 dB-SNR level (-36 dBFS), {minutes:g} minutes each:", "",
               "| noise | segmenter | false triggers per 10 min | seconds sent |", "|---|---|---|---|"]
     for kind, name, per10, seconds in false_rows:

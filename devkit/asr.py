@@ -21,6 +21,8 @@ _NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5":
             "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten", "11": "eleven",
             "12": "twelve", "15": "fifteen", "20": "twenty"}
 """Whisper writes the numbers a script spells: both are compared as words."""
+TOKENS_PER_S, SPARE_TOKENS, MAX_TOKENS = 6, 10, 220
+"""The longest transcript believed: speech is at most about 4 words (5-6 tokens) a second."""
 _CONTRACTIONS = {"i'm": "i am", "it's": "it is", "what's": "what is", "don't": "do not",
                  "that's": "that is", "you're": "you are", "let's": "let us"}
 """Whisper contracts what a script may spell out: both are compared spelled out."""
@@ -49,11 +51,15 @@ class Recognizer:
         """The words in 16 kHz mono PCM16; `vad`: let the recognizer's own voice detector
         skip what it takes for silence (what a user might run on a whole room). Greedy and
         at temperature 0 only, so the same audio always gives the same words (faster-whisper
-        otherwise falls back to sampling on a doubtful result)."""
+        otherwise falls back to sampling on a doubtful result). At most `TOKENS_PER_S` tokens
+        per second of audio: tiny.en can run on, over a television's words, for a hundred
+        words that nobody said, and one such record would outweigh every other error."""
         audio = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
         if len(audio) < SAMPLE_RATE_HZ // 10:
             return ""
+        cap = min(MAX_TOKENS, int(len(audio) / SAMPLE_RATE_HZ * TOKENS_PER_S) + SPARE_TOKENS)
         segments, _ = self._model.transcribe(audio, language="en", beam_size=1, temperature=0.0,
+                                             max_new_tokens=cap,
                                              condition_on_previous_text=False, vad_filter=vad)
         return " ".join(s.text.strip() for s in segments).strip()
 

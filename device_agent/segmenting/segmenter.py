@@ -31,6 +31,8 @@ first syllable. Later ones count as silence, so a television's scattered loud wi
 cannot restart the hangover again and again and hold an utterance open."""
 BACKTRACK_GAP_S = 0.5
 """An earlier word at most this far before the onset stretch belongs to the utterance."""
+RISING_EDGE_S = 0.1
+"""Next to the talker's windows, this much reads low by the 100 ms level yet is theirs."""
 LATE_START_S = 1.5
 """How much more the history keeps for the walk-back: in babble an utterance may start a
 second or more after its first words (its first SPEECH windows come in short bursts), and
@@ -250,10 +252,16 @@ class Segmenter:
     def _onset(self, heard: list[_Window], first_voiced: int) -> int:
         """Walk back from the stretch that started the utterance: soft windows right before
         it belong to it, and so does an earlier word at most BACKTRACK_GAP_S before it
-        (a short "What" or "Is" that was too brief to start an utterance on its own)."""
+        (a short "What" or "Is" that was too brief to start an utterance on its own). But
+        only what could be the talker's: a run of sounding windows is taken only if its
+        loudest could be (the talker hold, applied backwards), so a television's words just
+        before the talker's are left out. The first windows next to the stretch are its
+        rising edge, which reads low over 100 ms, and are always taken."""
+        talkers = self._talkers_runs(heard[:first_voiced])
         onset, gap = first_voiced, 0
         for j in range(first_voiced - 1, -1, -1):
-            kind = heard[j].kind
+            rising_edge = first_voiced - j <= windows(RISING_EDGE_S)
+            kind = heard[j].kind if rising_edge or talkers[j] else Kind.NOISE
             if (kind >= Kind.WEAK and gap == 0) or kind == Kind.SPEECH:
                 onset, gap = j, 0
             else:
@@ -261,6 +269,21 @@ class Segmenter:
                 if gap > self._backtrack_windows:
                     break
         return onset
+
+    def _talkers_runs(self, heard: list[_Window]) -> list[bool]:
+        """For each window: whether the run of sounding windows it is in could be the
+        talker's, by the run's loudest window."""
+        could_be = self.detector.could_be_the_talker()
+        out = [False] * len(heard)
+        start = 0
+        for end in range(len(heard) + 1):
+            if end < len(heard) and heard[end].kind >= Kind.WEAK:
+                continue
+            if end > start:
+                loudest = max(w.level_dbfs for w in heard[start:end])
+                out[start:end] = [could_be(loudest)] * (end - start)
+            start = end + 1
+        return out
 
     def _begin(self, opening: list[_Window]) -> SegmentStarted:
         self._in_segment = True

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,6 +241,19 @@ class VoiceDetector:
     def background_bar_dbfs(self) -> float | None:
         """The level a new utterance must reach while a continuous talker is heard."""
         return self._background.bar_dbfs if self._background is not None else None
+
+    def could_be_the_talker(self) -> Callable[[float], bool]:
+        """For the walk-back before an utterance that is opening: whether a window at a
+        given level can be its talker's. As the talker hold judges inside an utterance: not
+        when it lies more than `talker_hold_db` below the talker's first level (the speech
+        windows that open it), unless it lies well over anything the room usually makes.
+        Always, with the hold off or before any speech."""
+        hold = self.config.talker_hold_db
+        if hold <= 0 or not self._recent_speech:
+            return lambda _level: True
+        floor = float(np.percentile(self._recent_speech, TALKER_PERCENTILE)) - hold
+        room = self._room.upper
+        return lambda level: level >= floor or (room is not None and level >= room + ABOVE_ROOM_DB)
 
     def classify(self, window: bytes, holding: bool = False) -> Kind:
         """What `window` is; `holding`: an utterance is open. The six steps in order."""

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -93,19 +95,36 @@ class ScriptedDetector:
     room_level_dbfs = -60.0
     background_bar_dbfs = None
 
-    def __init__(self, kinds: str) -> None:
+    def __init__(self, kinds: str, talker_from_dbfs: float = -99.0) -> None:
         self._kinds = iter(kinds)
+        self._talker_from_dbfs = talker_from_dbfs
+
+    def could_be_the_talker(self) -> Callable[[float], bool]:
+        return lambda level: level >= self._talker_from_dbfs
 
     def classify(self, window: bytes, holding: bool = False) -> Kind:
-        return {"S": Kind.SPEECH, ".": Kind.NOISE, "b": Kind.BACKGROUND}[next(self._kinds, ".")]
+        """S: the talker's speech; v: another, quieter voice's speech (-50 dBFS); b:
+        background; .: noise."""
+        kind = next(self._kinds, ".")
+        self.last_level_dbfs = -50.0 if kind == "v" else -30.0
+        return {"S": Kind.SPEECH, "v": Kind.SPEECH, ".": Kind.NOISE,
+                "b": Kind.BACKGROUND}[kind]
 
 
-def scripted_segments(kinds: str) -> list[tuple[float, float]]:
+def scripted_segments(kinds: str, talker_from_dbfs: float = -99.0) -> list[tuple[float, float]]:
     """(start, end) in seconds of the segments cut from windows of the given kinds."""
     segmenter = Segmenter(SegmenterConfig(preroll_s=0.0))
-    segmenter.detector = ScriptedDetector(kinds)  # type: ignore[assignment]
+    segmenter.detector = ScriptedDetector(kinds, talker_from_dbfs)  # type: ignore[assignment]
     return [(start / BPS, (start + len(pcm)) / BPS)
             for start, pcm, _ in run(segmenter, silence_pcm(0.02 * (len(kinds) + 40)))]
+
+
+def test_the_onset_walk_back_stops_at_a_voice_far_below_the_talker() -> None:
+    """A television's words just before the talker's: the walk-back takes an earlier word
+    into the utterance only if it could be the talker's (the detector says by its level)."""
+    kinds = "." * 10 + "v" * 6 + "." * 12 + "S" * 30
+    assert scripted_segments(kinds)[0][0] == 0.2  # the quieter voice's word taken in
+    assert scripted_segments(kinds, talker_from_dbfs=-40.0)[0][0] == 0.56  # the talker's own
 
 
 def test_background_right_after_the_talker_pauses_the_hangover_for_three_windows() -> None:

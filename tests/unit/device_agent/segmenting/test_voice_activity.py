@@ -51,3 +51,20 @@ def test_the_rooms_score_is_known_after_a_second_and_follows_its_quantiles() -> 
 def test_window_kinds_are_ordered_by_how_much_they_count_as_speech() -> None:
     assert Kind.BACKGROUND < Kind.NOISE < Kind.WEAK < Kind.SPEECH
     assert min(Kind.SPEECH, Kind.WEAK) is Kind.WEAK
+
+
+def test_only_levels_near_the_opening_talkers_could_be_the_talker() -> None:
+    """After the talker's first speech windows in a room that sounds, a level near theirs
+    could be the talker's, one far below could not (it is the room's, or another voice's)."""
+    room = room_noise(4.0, seed=2, rms=600.0)
+    detector = VoiceDetector(DetectorConfig("energy", talker_hold_db=7.0))
+    talker = mixed(speech_like_pcm(0.6, seed=5, amplitude=12000), room_noise(0.6, seed=3, rms=600.0))
+    for i in range(0, len(room), WINDOW_BYTES):
+        detector.classify(room[i:i + WINDOW_BYTES], holding=False)
+    loudest = -200.0
+    for i in range(0, len(talker), WINDOW_BYTES):
+        detector.classify(talker[i:i + WINDOW_BYTES], holding=False)
+        loudest = max(loudest, detector.last_level_dbfs)
+    could_be = detector.could_be_the_talker()
+    assert could_be(loudest - 3.0) and not could_be(loudest - 20.0)
+    assert VoiceDetector(DetectorConfig("energy", talker_hold_db=0.0)).could_be_the_talker()(-90)
