@@ -32,6 +32,7 @@ bench: $(VENV)/.installed   # about an hour: gateway scenarios and profile, agen
 	$(PY) -m bench.agent_footprint --seconds 60 --runs 3
 	$(PY) -m bench.segmentation
 	$(PY) -m bench.intelligibility
+	$(PY) -m bench.asr
 	$(PY) -m bench.receipt_memory --devices 1000 --per-device 100
 	$(PY) -m bench.send_file --minutes 10 82 120 --runs 3
 	$(PY) -m bench.receipt_fleet --devices 1000 --hours 24 --runs 2
