@@ -32,7 +32,7 @@ class AgentStats:
     segments_duplicate: int = 0
     """Delivered as a repeat: the gateway had it already and sent its first receipt."""
     segments_quarantined: int = 0
-    """Failed the same non-transient way too often; moved out of the way (issue 11)."""
+    """Failed the same non-transient way too often; moved out of the way."""
     thread_errors: int = 0
     """Unexpected exceptions caught by a worker thread's supervisor loop (logged in full)."""
     silence_seconds_skipped: float = 0.0
