@@ -33,7 +33,7 @@ import contextlib
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +62,7 @@ class Tally:
     lags_ms: dict[str, list[float]] = field(default_factory=dict)
     records: dict[str, int] = field(default_factory=dict)
 
-    def add(self, who: str, errors: Errors, lags_ms: list[float] = (), records: int = 0) -> None:  # type: ignore[assignment]
+    def add(self, who: str, errors: Errors, lags_ms: Sequence[float] = (), records: int = 0) -> None:
         self.wers.setdefault(who, []).append(errors.wer)
         self.errors[who] = self.errors[who] + errors if who in self.errors else errors
         self.lags_ms.setdefault(who, []).extend(lags_ms)
