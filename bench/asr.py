@@ -76,8 +76,8 @@ class Agent:
         self.url, self.reader, self.checkout = url, reader, checkout
 
     def records(self, wav: Path, device_id: str) -> list[ReadEvent]:
-        env = {"PYTHONPATH": str(self.checkout)} if self.checkout else None
-        sent = run_send(self.url, device_id, wav, "--vad", timeout_s=600, env=env)
+        sent = run_send(self.url, device_id, wav.resolve(), "--vad", timeout_s=600,
+                        checkout=self.checkout)
         if sent.returncode not in (0, 1):  # 1: no speech found, nothing sent
             raise RuntimeError(f"send failed: {sent.verdict}")
         return delivered_segments(self.reader, self.url, device_id) if sent.returncode == 0 else []

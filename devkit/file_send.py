@@ -34,18 +34,21 @@ def send_command(url: str, device_id: str, wav: Path, *flags: str) -> list[str]:
 
 
 def run_send(url: str, device_id: str, wav: Path, *flags: str, timeout_s: float = 120,
-             env: dict[str, str] | None = None) -> SendRun:
-    """Run `send` to its end, measured by `devkit.peak_rss`."""
-    process = start_send(url, device_id, wav, *flags, env=env)
+             env: dict[str, str] | None = None, checkout: Path | None = None) -> SendRun:
+    """Run `send` to its end, measured by `devkit.peak_rss`; `checkout`: another checkout's
+    agent (run from there: `python -m` looks in the working directory first)."""
+    process = start_send(url, device_id, wav, *flags, env=env, checkout=checkout)
     out, err = process.communicate(timeout=timeout_s)
     return parse_send(process.returncode, out, err)
 
 
 def start_send(url: str, device_id: str, wav: Path, *flags: str,
-               env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+               env: dict[str, str] | None = None,
+               checkout: Path | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "devkit.peak_rss", *send_command(url, device_id, wav, *flags)]
+    where = {"PYTHONPATH": str(checkout)} if checkout else {}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **RETRY_FAST, **(env or {})})
+                            env={**os.environ, **RETRY_FAST, **where, **(env or {})}, cwd=checkout)
 
 
 def parse_send(returncode: int, out: str, err: str) -> SendRun:
