@@ -88,11 +88,6 @@ SOUNDS_LIKE_TALK_DB = 6.0
 """For the background bar, a window is talk when it lies this far over the per-bin noise
 floor on average (`raw`): steady noise never does, a television between sentences neither,
 and it needs no adapted score (a television on from the start is the room's usual sound)."""
-UNDER_BAR_DB = 3.0
-"""Inside an utterance, while the background bar is up, a window this far under it is at
-the background source's own level (its median lies `background_margin_db` under the bar),
-not the talker's: it does not hold the utterance open, so a television's words after the
-talker stops do not lengthen the record."""
 TALKER_ONSET_S = 0.5
 """The speech windows in this long before an utterance opens give its talker's first level."""
 TALKER_HISTORY_S = 2.0
@@ -350,9 +345,8 @@ class VoiceDetector:
 
     def _talker_hold(self, kind: Kind, level: float, holding: bool, opened: bool) -> Kind:
         """6. Inside an utterance, a sounding window far below its talker's own level is
-        BACKGROUND, unless it lies well over anything the room usually makes; and so is one
-        well under the background bar, while a source that goes on and on is known (off
-        when `talker_hold_db` is 0)."""
+        BACKGROUND, unless it lies well over anything the room usually makes (off when
+        `talker_hold_db` is 0)."""
         hold = self.config.talker_hold_db
         if hold <= 0:
             return kind
@@ -365,7 +359,4 @@ class VoiceDetector:
             return Kind.BACKGROUND
         if kind == Kind.SPEECH:
             (self._talker if holding else self._recent_speech).append(level)
-        bar = self.background_bar_dbfs
-        if holding and kind != Kind.NOISE and bar is not None and level < bar - UNDER_BAR_DB:
-            return Kind.BACKGROUND
         return kind
