@@ -93,9 +93,12 @@ def located(room_pcm: bytes, records: list[ReadEvent]) -> list[tuple[int, int]]:
     spans = []
     for record in records:
         pcm = record.pcm
-        at = room_pcm.find(pcm[: min(len(pcm), 3200)])
-        while at % 2:
-            at = room_pcm.find(pcm[: min(len(pcm), 3200)], at + 1)
+        head = pcm[: min(len(pcm), 3200)]
+        at = room_pcm.find(head)
+        while at > 0 and at % 2:  # a match must start on a sample
+            at = room_pcm.find(head, at + 1)
+        if at < 0:
+            raise LookupError(f"record {record.headers.get('segment_id')} is not a slice of its room")
         spans.append((at // 2, (at + len(pcm)) // 2))
     return spans
 
