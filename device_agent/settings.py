@@ -202,9 +202,8 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 def check_remote(values: Mapping[str, str]) -> dict[str, Any]:
     """`values` checked as the console checks them (type and range), then for this
     device's packages; ConfigError names the first that is not allowed or not valid."""
-    checked = remote_settings.check_remote(values)
-    return {name: config.convert(_BY_NAME[name], str(value)) for name, value in values.items()
-            if name in checked}
+    remote_settings.check_remote(values)
+    return {name: config.convert(_BY_NAME[name], str(value)) for name, value in values.items()}
 
 
 def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
