@@ -53,6 +53,12 @@ class ConsoleState:
         views = self.fleet.views(kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
         return views, kafka.message()
 
+    def device_view(self, device_id: str) -> dict[str, Any] | None:
+        """One device, judged as `device_views` judges them, with Kafka's state."""
+        kafka = self.kafka.state
+        view = self.fleet.view(device_id, kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
+        return None if view is None else {**view, "kafka": kafka.message()}
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -147,7 +153,7 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
 
     @app.get("/api/devices/<path:device_id>/utterances/<path:segment_id>/audio")
     def audio(device_id: str, segment_id: str) -> Response:
-        view = state.fleet.view(device_id, now_ms())
+        view = state.device_view(device_id)
         recent = (view or {}).get("report") or {}
         where = next((r for r in recent.get("recent", []) if r["segment_id"] == segment_id),
                      None)
@@ -164,11 +170,10 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
 
     @app.get("/api/devices/<path:device_id>")
     def device(device_id: str) -> Response:
-        kafka = state.kafka.state
-        view = state.fleet.view(device_id, kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
+        view = state.device_view(device_id)
         if view is None:
             return _error(404, "not_found", f"no device {device_id!r} is known")
-        return jsonify({**view, "kafka": kafka.message()})
+        return jsonify(view)
 
     @app.put("/api/devices/<path:device_id>/settings")
     def change_settings(device_id: str) -> Response:
