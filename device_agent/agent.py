@@ -12,6 +12,7 @@ import itertools
 import logging
 import queue
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -35,10 +36,12 @@ from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink.connection import SegmentConnection
 from device_agent.uplink.sender import SenderThread
 from ingress_common.client import ClientOptions
+from ingress_common.device_keys import DeviceKey
 from ingress_common.health import DesiredSettings, HealthReport
 from ingress_common.health_client import health_url, post_health
 from ingress_common.protocol import Error, Published
 from ingress_common.sd_notify import Notifier
+from ingress_common.version import VERSION
 
 _LOGGER = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -63,11 +66,28 @@ def segment_ids(device_id: str) -> Callable[[], tuple[str, int]]:
 
 
 def client_options(settings: AgentSettings) -> ClientOptions:
-    """How the agent talks to its gateway: its token, its CA, its verdict timeout."""
+    """How the agent talks to its gateway: its token (an operator's, or one it signs with
+    its own key for each request), its CA, its verdict timeout."""
     token = Path(settings.token_file).read_text().strip() if settings.token_file else None
     context = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else None
-    return ClientOptions(token=token, ssl_context=context,
-                         verdict_timeout_s=settings.verdict_timeout_s)
+    return ClientOptions(token=token, token_source=None if token else own_tokens(settings),
+                         ssl_context=context, verdict_timeout_s=settings.verdict_timeout_s)
+
+
+def own_tokens(settings: AgentSettings) -> Callable[[], str] | None:
+    """With a key file and no token file: a fresh token signed with the device's own key
+    for each request, saying what the device is (docs/security.md, "Device identities")."""
+    if not settings.key_file:
+        return None
+    key = DeviceKey.load_or_create(Path(settings.key_file))
+    device_id = settings.resolved_device_id
+    claims: dict[str, object] = {"hostname": socket.gethostname(), "agent_version": VERSION,
+                                 "capture_devices": [settings.source]}
+    if settings.join_code:
+        claims["join_code"] = settings.join_code
+    _LOGGER.info("device key %s: thumbprint %s (an operator compares it in the console "
+                 "before accepting the device)", settings.key_file, key.thumbprint)
+    return lambda: key.sign_token(device_id, claims)
 
 
 def _base36(n: int) -> str:

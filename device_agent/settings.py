@@ -62,6 +62,8 @@ class AgentSettings:
     max_rejections: int = 3
     verdict_timeout_s: float = 30.0
     token_file: str = ""
+    key_file: str = ""
+    join_code: str = ""
     ca_file: str = ""
     status_file: str = ""
     status_interval_s: float = 30.0
@@ -175,7 +177,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Tries for a segment the gateway refuses as not retryable.", int, between(1, 100)),
     Setting("verdict_timeout_s", "AGENT_VERDICT_TIMEOUT_S",
             "Wait for published/error after done.", float, positive),
-    Setting("token_file", "AGENT_TOKEN_FILE", "File holding the device's bearer token.", str),
+    Setting("token_file", "AGENT_TOKEN_FILE",
+            "File holding an operator-signed bearer token; when set, the device key is not "
+            "used.", str),
+    Setting("key_file", "AGENT_KEY_FILE",
+            "The device's own Ed25519 key (PKCS#8 PEM), made there on first start (mode "
+            "0600); the agent signs its own short-lived tokens with it, and a gateway with "
+            "GATEWAY_ENROLLMENT=on asks an operator to accept it. Empty: no key.", str),
+    Setting("join_code", "AGENT_JOIN_CODE",
+            "A join code from the console (POST /api/join-codes): the device is accepted "
+            "without a click while the code is valid and not used up.", str),
     Setting("ca_file", "AGENT_CA_FILE", "CA bundle for wss://.", str),
     Setting("status_file", "AGENT_STATUS_FILE", "Counters as JSON, rewritten periodically.", str),
     Setting("status_interval_s", "AGENT_STATUS_INTERVAL_S", "How often counters are logged.",

@@ -47,7 +47,11 @@ class AgentProcess:
         return self.process.process.wait(timeout_s)
 
     def status(self) -> dict[str, object]:
-        return dict(json.loads(self.status_path.read_text()))
+        """The agent's counters as last written ({} before the first write)."""
+        try:
+            return dict(json.loads(self.status_path.read_text()))
+        except FileNotFoundError:
+            return {}
 
     def stop(self) -> None:
         if self.process is not None:

@@ -64,5 +64,18 @@ class ConsoleProcess:
         return requests.put(f"{self.url}/api/devices/{device_id}/settings", headers=headers,
                             json={"values": values}, timeout=20)
 
+    def enrollments(self, token: str | None = None) -> dict[str, dict[str, Any]]:
+        """The devices waiting to join (`GET /api/enrollments`), by id."""
+        body = self.call("GET", "/api/enrollments", token).json()
+        return {e["device_id"]: e for e in body["enrollments"]}
+
+    def call(self, method: str, path: str, token: str | None = None,
+             body: dict[str, Any] | None = None) -> requests.Response:
+        """One API request; a change (POST, PUT) always goes as JSON, as the page sends it."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(method, f"{self.url}{path}", headers=headers,
+                                json=body if body is not None or method == "GET" else {},
+                                timeout=20)
+
     def stop(self) -> int:
         return self.process.stop(grace_s=10) if self.process else 0

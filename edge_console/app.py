@@ -19,10 +19,12 @@ from flask import Flask, Response, g, jsonify, request
 from edge_console import playback
 from edge_console.fleet import FleetView
 from edge_console.follower import FleetFollower
+from edge_console.identity_desk import IdentityDesk, NotKnown, NotWaiting
 from edge_console.kafka_status import KafkaStatus
+from edge_console.kafka_writer import NotStored
 from edge_console.metrics import exposition
 from edge_console.settings import ConsoleSettings
-from edge_console.settings_writer import SettingsNotStored, SettingsWriter
+from edge_console.settings_writer import SettingsWriter
 from ingress_common.auth import AuthError, TokenVerifier, token_from_request
 from ingress_common.config import ConfigError
 from ingress_common.health import RecentUtterance
@@ -46,18 +48,26 @@ class ConsoleState:
     writer: SettingsWriter
     verifier: TokenVerifier | None
     kafka: KafkaStatus
+    identities: IdentityDesk
 
     def device_views(self) -> tuple[list[dict[str, Any]], dict[str, object]]:
-        """Every device as of the last moment Kafka was readable, and Kafka's state."""
+        """Every device as of the last moment Kafka was readable (with the fleet's decision
+        about its key, if any), and Kafka's state."""
         kafka = self.kafka.state
-        views = self.fleet.views(kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
+        statuses = self.identities.book.statuses()
+        views = [{**view, "identity": statuses.get(view["device_id"])}
+                 for view in self.fleet.views(kafka.as_of_ms(now_ms()), kafka.readable_since_ms())]
         return views, kafka.message()
 
     def device_view(self, device_id: str) -> dict[str, Any] | None:
         """One device, judged as `device_views` judges them, with Kafka's state."""
         kafka = self.kafka.state
         view = self.fleet.view(device_id, kafka.as_of_ms(now_ms()), kafka.readable_since_ms())
-        return None if view is None else {**view, "kafka": kafka.message()}
+        if view is None:
+            return None
+        identity = self.identities.book.identity(device_id)
+        return {**view, "identity": identity.status if identity else None,
+                "kafka": kafka.message()}
 
 
 def now_ms() -> int:
@@ -107,7 +117,80 @@ def _add_security(app: Flask, state: ConsoleState) -> None:
         return response
 
 
+def _json_change() -> Response | None:
+    """A change must come as JSON: a cross-site form cannot send it (no CSRF)."""
+    if not request.is_json:
+        return _error(415, "json_required", "send the change as application/json")
+    return None
+
+
+def _add_identity_routes(app: Flask, state: ConsoleState) -> None:
+    desk = state.identities
+
+    @app.get("/api/enrollments")
+    def enrollments() -> Response:
+        """The devices waiting to join (a conflict: another key than the accepted one)."""
+        return jsonify(enrollments=desk.book.enrollments_view(), operator=g.operator)
+
+    @app.post("/api/enrollments/<path:device_id>/<any(accept, reject):decision>")
+    def answer(device_id: str, decision: str) -> Response:
+        refused = _json_change()
+        if refused is not None:
+            return refused
+        try:
+            identity = (desk.accept if decision == "accept" else desk.reject)(device_id,
+                                                                              g.operator)
+        except NotWaiting as exc:
+            return _error(404, "not_waiting", str(exc))
+        except NotStored as exc:
+            return _error(503, "not_stored", str(exc))
+        _AUDIT.info(f"enrollment {decision}ed", extra={
+            "operator": g.operator, "device_id": device_id, "thumbprint": identity.thumbprint})
+        return jsonify(device_id=device_id, status=identity.status,
+                       thumbprint=identity.thumbprint, changed_by=identity.changed_by)
+
+    @app.post("/api/devices/<path:device_id>/revoke")
+    def revoke(device_id: str) -> Response:
+        refused = _json_change()
+        if refused is not None:
+            return refused
+        try:
+            identity = desk.revoke(device_id, g.operator, known=state.fleet.known(device_id))
+        except NotKnown as exc:
+            return _error(404, "not_found", str(exc))
+        except NotStored as exc:
+            return _error(503, "not_stored", str(exc))
+        _AUDIT.info("device revoked", extra={"operator": g.operator, "device_id": device_id,
+                                              "thumbprint": identity.thumbprint})
+        return jsonify(device_id=device_id, status=identity.status,
+                       changed_by=identity.changed_by)
+
+    @app.get("/api/join-codes")
+    def join_codes() -> Response:
+        return jsonify(join_codes=[code.view() for code in desk.book.codes()])
+
+    @app.post("/api/join-codes")
+    def create_join_code() -> Response:
+        body: Any = request.get_json(silent=True) if request.is_json else None
+        try:
+            ttl_s, max_devices = int(body["ttl_s"]), int(body["max_devices"])
+            code, record = desk.create_code(ttl_s, max_devices, g.operator)
+        except (TypeError, KeyError, ValueError) as exc:
+            return _error(400, "bad_request",
+                          f'send JSON {{"ttl_s": 3600, "max_devices": 3}} ({exc})')
+        except NotStored as exc:
+            return _error(503, "not_stored", str(exc))
+        _AUDIT.info("join code created", extra={"operator": g.operator,
+                                                 "code_id": record.code_id,
+                                                 "max_devices": max_devices, "ttl_s": ttl_s})
+        response = jsonify(code=code, **record.view())
+        response.status_code = 201
+        return response
+
+
 def _add_routes(app: Flask, state: ConsoleState) -> None:
+    _add_identity_routes(app, state)
+
     @app.get("/healthz")
     def healthz() -> Response:
         """503 while the console cannot read Kafka: what it shows is then out of date."""
@@ -188,7 +271,7 @@ def _add_routes(app: Flask, state: ConsoleState) -> None:
             record = state.writer.change(device_id, values, g.operator)
         except ConfigError as exc:
             return _error(400, "invalid_setting", str(exc))
-        except SettingsNotStored as exc:
+        except NotStored as exc:
             return _error(503, "not_stored", str(exc))
         _AUDIT.info("settings changed", extra={"operator": g.operator, "device_id": device_id,
                                                "version": record.desired.version,

@@ -1,6 +1,9 @@
-"""Reads the health and settings topics, all partitions from the beginning, into the
-FleetView, and keeps following them (partitions assigned directly, as every follower does:
-`ingress_common.kafka_topics`).
+"""Reads the fleet's topics (health, settings, and the identity topics), all partitions
+from the beginning, into the console's views, and keeps following them (partitions
+assigned directly, as every follower does: `ingress_common.kafka_topics`). Each topic has
+its handler, given the record's key and value (None: a tombstone). `caught_up` is set once
+every partition was read to its end once: what was decided before the console started is
+known before it acts on its own (join codes).
 
 It also tells the console whether Kafka can be read (`KafkaStatus`): every `PROBE_S` it
 asks the broker for the health topic's metadata, bounded to `PROBE_TIMEOUT_S`, so a broker
@@ -11,13 +14,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from edge_console.fleet import FleetView
 from edge_console.kafka_status import KafkaStatus
-from ingress_common.fleet_records import decode_health, decode_settings
 from ingress_common.kafka_topics import follower_config, partition_count
+
+Handler = Callable[[str, bytes | None], None]
+
+
+def values_only(take: Callable[[bytes], None]) -> Handler:
+    """A handler for a topic whose tombstones mean nothing to the console."""
+    def handle(_key: str, value: bytes | None) -> None:
+        if value is not None:
+            take(value)
+    return handle
 
 _LOGGER = logging.getLogger(__name__)
 POLL_S = 0.5
@@ -33,15 +45,20 @@ def now_ms() -> int:
 
 
 class FleetFollower(threading.Thread):
-    def __init__(self, bootstrap_servers: str, health_topic: str, settings_topic: str,
-                 fleet: FleetView, status: KafkaStatus) -> None:
+    def __init__(self, bootstrap_servers: str, handlers: Mapping[str, Handler],
+                 status: KafkaStatus, prepare: Callable[[], None] = lambda: None) -> None:
+        """`handlers`: topic → what takes its records; the first topic's metadata is the
+        probe. `prepare` runs before the topics are assigned (creates the console's own)."""
         super().__init__(name="fleet-follower", daemon=True)
         self._config = follower_config(bootstrap_servers, "edge-console", 200)
-        self._topics = (health_topic, settings_topic)
-        self._fleet = fleet
+        self._handlers = dict(handlers)
+        self._topics = tuple(handlers)
+        self._prepare = prepare
         self.status = status
         self._stopping = threading.Event()
         self.assigned = threading.Event()
+        self.caught_up = threading.Event()
+        self._not_at_end: set[tuple[str, int]] = set()
         self.records = 0
         self.bad_records = 0
 
@@ -77,6 +94,7 @@ class FleetFollower(threading.Thread):
     def _assign(self, consumer: Consumer) -> bool:
         partitions = []
         try:
+            self._prepare()
             for topic in self._topics:
                 count = partition_count(consumer, topic, PROBE_TIMEOUT_S)
                 partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(count)]
@@ -86,6 +104,7 @@ class FleetFollower(threading.Thread):
             self.status.failed(f"cannot follow the fleet's topics: {exc.args[0]}")
             return False
         consumer.assign(partitions)
+        self._not_at_end = {(p.topic, p.partition) for p in partitions}
         self.assigned.set()
         self.status.read(now_ms())
         _LOGGER.info("following %s", ", ".join(self._topics))
@@ -96,17 +115,17 @@ class FleetFollower(threading.Thread):
             return
         error = msg.error()
         if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:  # a broker away answers at once
+            if error.code() == KafkaError._PARTITION_EOF:
+                self._not_at_end.discard((msg.topic() or "", msg.partition() or 0))
+                if not self._not_at_end:
+                    self.caught_up.set()
+            else:  # a broker away answers at once
                 self._stopping.wait(RETRY_S)
             return
-        topic, value = msg.topic(), msg.value()
-        if value is None:
-            return
+        topic = msg.topic() or ""
+        key = (msg.key() or b"").decode(errors="replace")
         try:
-            if topic == self._topics[0]:
-                self._fleet.take_health(decode_health(value))
-            else:
-                self._fleet.take_settings(decode_settings(value))
+            self._handlers[topic](key, msg.value())
             self.records += 1
         except (ValueError, EOFError, KeyError, TypeError) as exc:
             self.bad_records += 1

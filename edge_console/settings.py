@@ -18,6 +18,7 @@ from ingress_common.config import (
     positive,
 )
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC
+from ingress_common.identity_records import ENROLLMENT_TOPIC, IDENTITY_TOPIC, JOIN_CODES_TOPIC
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class ConsoleSettings:
     kafka_bootstrap_servers: str = "localhost:9092"
     health_topic: str = HEALTH_TOPIC
     settings_topic: str = SETTINGS_TOPIC
+    enrollment_topic: str = ENROLLMENT_TOPIC
+    identity_topic: str = IDENTITY_TOPIC
+    join_codes_topic: str = JOIN_CODES_TOPIC
+    fleet_topic_partitions: int = 16
     auth_public_keys: str = ""
     auth_audience: str = OPERATOR_AUDIENCE
     auth_issuer: str = ""
@@ -64,6 +69,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("health_topic", "CONSOLE_HEALTH_TOPIC", "The gateways' device health topic.", str),
     Setting("settings_topic", "CONSOLE_SETTINGS_TOPIC",
             "The devices' desired settings topic (the console writes it).", str),
+    Setting("enrollment_topic", "CONSOLE_ENROLLMENT_TOPIC",
+            "Devices asking to join (gateways write it).", str),
+    Setting("identity_topic", "CONSOLE_IDENTITY_TOPIC",
+            "The fleet's decisions on device keys (the console writes it).", str),
+    Setting("join_codes_topic", "CONSOLE_JOIN_CODES_TOPIC",
+            "Join codes, as hashes (the console writes it).", str),
+    Setting("fleet_topic_partitions", "CONSOLE_FLEET_TOPIC_PARTITIONS",
+            "Partitions of an identity topic the console creates (compacted) when missing.",
+            int, at_least(1)),
     Setting("auth_public_keys", "CONSOLE_AUTH_PUBLIC_KEYS",
             "PEM or JWKS file with the public keys of operator tokens; empty turns "
             "authentication off (loopback only).", str),

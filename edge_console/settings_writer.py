@@ -10,27 +10,16 @@ import threading
 import time
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
 from edge_console.fleet import FleetView
+from edge_console.kafka_writer import RecordWriter
 from ingress_common.fleet_records import DeviceSettings, encode_settings
 from ingress_common.health import DesiredSettings
-from ingress_common.kafka_topics import partition_count, partition_for
 from ingress_common.remote_settings import check_remote
-
-WRITE_TIMEOUT_S = 10.0
-
-
-class SettingsNotStored(Exception):
-    """Kafka did not confirm the change; it may or may not be stored."""
 
 
 class SettingsWriter:
-    def __init__(self, bootstrap_servers: str, topic: str, fleet: FleetView) -> None:
-        self._producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all",
-                                   "enable.idempotence": True,
-                                   "allow.auto.create.topics": False,
-                                   "message.timeout.ms": int(WRITE_TIMEOUT_S * 1000)})
+    def __init__(self, writer: RecordWriter, topic: str, fleet: FleetView) -> None:
+        self._writer = writer
         self.topic = topic
         self._fleet = fleet
         self._lock = threading.Lock()
@@ -46,29 +35,6 @@ class SettingsWriter:
                                     DesiredSettings(self._fleet.desired_version(device_id) + 1,
                                                     text),
                                     operator, time.time_ns() // 1_000_000)
-            self._write(record)
+            self._writer.write(self.topic, device_id, encode_settings(record))
             self._fleet.take_settings(record)
         return record
-
-    def _write(self, record: DeviceSettings) -> None:
-        done = threading.Event()
-        failure: list[KafkaError] = []
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failure.append(err)
-            done.set()
-        try:
-            partitions = partition_count(self._producer, self.topic, WRITE_TIMEOUT_S)
-        except KafkaException as exc:
-            raise SettingsNotStored(f"Kafka did not store the change ({exc.args[0]}); "
-                                    "try again") from None
-        self._producer.produce(self.topic, encode_settings(record), record.device_id,
-                               partition=partition_for(record.device_id, partitions) or 0,
-                               on_delivery=delivered)
-        deadline = time.monotonic() + WRITE_TIMEOUT_S
-        while not done.is_set() and time.monotonic() < deadline:
-            self._producer.poll(0.1)
-        if not done.is_set() or failure:
-            reason = failure[0].name() if failure else "no delivery report"
-            raise SettingsNotStored(f"Kafka did not store the change ({reason}); try again")

@@ -15,32 +15,37 @@ from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 
 from edge_gateway.fleet.health_intake import HealthIntake
+from edge_gateway.identity.gate import DeviceGate
+from edge_gateway.identity.open_streams import OpenStreams
 from edge_gateway.ingest import UtterancePublisher
 from edge_gateway.limits import HARD_FRAME_CEILING_FACTOR, ConnectionSlots
 from edge_gateway.metrics import GatewayMetrics
 from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.schema_registration import SchemaRegistration, SchemaUnregistered, serializer_for
-from edge_gateway.settings import GatewaySettings, load_verifier
+from edge_gateway.settings import GatewaySettings
 from edge_gateway.stream import StreamHandler, WebSocket
-from ingress_common.auth import SUBPROTOCOL, AuthError, TokenVerifier, token_from_request
+from ingress_common.auth import SUBPROTOCOL, token_from_request
 from ingress_common.framing import Framing
 from ingress_common.health import HEALTH_PATH, MAX_REPORT_BYTES
 from ingress_common.protocol import Error, encode_server
 from ingress_common.refusals import (
     AdmissionRefused,
+    EnrollmentPending,
     InternalError,
     OriginForbidden,
     OverCapacity,
     ReportTooLarge,
     SchemaUnavailable,
     StreamRefused,
-    Unauthorized,
 )
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
 RETRY_AFTER_S = 1
+ENROLLMENT_RETRY_AFTER_S = 2
+"""How soon a device waiting to be accepted asks again: accepted, it is admitted within
+this (its speech lands within 10 s of the click)."""
 READY_CHECK_TIMEOUT_S = 2.0
 RECEIVE_BYTES = 65536
 CLIENT_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -59,7 +64,7 @@ class GatewayState:
     handler: StreamHandler
     receipts: ReceiptService
     health: HealthIntake
-    verifier: TokenVerifier | None = None
+    gate: DeviceGate
     schema: SchemaRegistration | None = None
 
     def not_ready(self) -> str | None:
@@ -98,9 +103,12 @@ class AudioSlot:
 
 
 def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: ReceiptService,
-               health: HealthIntake, schema: SchemaRegistration | None = None) -> Flask:
+               health: HealthIntake, gate: DeviceGate,
+               schema: SchemaRegistration | None = None,
+               open_streams: OpenStreams | None = None) -> Flask:
     """`schema` is the event schema's registration (with a registry URL), whatever the
-    framing; confluent framing needs it. `health` takes the devices' health reports."""
+    framing; confluent framing needs it. `health` takes the devices' health reports. `gate`
+    admits devices; `open_streams` is where a revocation finds their streams."""
     metrics = GatewayMetrics()
     kafka.on_replaced = lambda _reason: metrics.producer_replacements.inc()
     receipts.ledger.on_lookup = lambda result: metrics.receipt_lookups.labels(result).inc()
@@ -108,8 +116,8 @@ def create_app(settings: GatewaySettings, kafka: KafkaPublisher, receipts: Recei
                                    settings.source_service, metrics)
     state = GatewayState(settings, kafka, metrics, ConnectionSlots(settings.max_connections),
                          StreamHandler(settings.stream_limits, publisher, metrics,
-                                       receipts.ledger),
-                         receipts, health, load_verifier(settings), schema)
+                                       receipts.ledger, open_streams=open_streams),
+                         receipts, health, gate, schema)
     app = Flask(__name__)
     app.extensions["edge_gateway"] = state
     app.config["SOCK_SERVER_OPTIONS"] = {
@@ -137,9 +145,18 @@ def _refusal(state: GatewayState, refusal: AdmissionRefused,
                        published=False, retryable=refusal.retryable)
     response.status_code = refusal.status
     if refusal.retryable:
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        response.headers["Retry-After"] = str(ENROLLMENT_RETRY_AFTER_S
+                                              if isinstance(refusal, EnrollmentPending)
+                                              else RETRY_AFTER_S)
     response.headers.update(headers or {})
     return response
+
+
+def _challenge(refusal: AdmissionRefused) -> dict[str, str] | None:
+    """A 401 names the scheme the gateway wants (RFC 6750)."""
+    if refusal.status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'}
+    return None
 
 
 def _add_admission(app: Flask, state: GatewayState) -> None:
@@ -151,16 +168,12 @@ def _add_admission(app: Flask, state: GatewayState) -> None:
         origin = request.headers.get("Origin")
         if allowed and (origin or "").rstrip("/") not in allowed:
             return _refusal(state, OriginForbidden("this Origin is not in the gateway's allowlist"))
-        if state.verifier is not None:
+        if state.gate.enabled:
             query = dict(request.args) if state.settings.auth_allow_query_token else {}
-            token = token_from_request(dict(request.headers), query)
             try:
-                if token is None:
-                    raise AuthError("no device token")
-                g.device_id = state.verifier.verify(token).device_id
-            except AuthError as exc:
-                return _refusal(state, Unauthorized(str(exc)),
-                                {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'})
+                g.device_id = state.gate.admit(token_from_request(dict(request.headers), query))
+            except AdmissionRefused as refusal:
+                return _refusal(state, refusal, _challenge(refusal))
         schema_missing = state.schema_missing()
         if schema_missing:
             return _refusal(state, SchemaUnavailable(
@@ -220,17 +233,10 @@ def _add_health_route(app: Flask, state: GatewayState) -> None:
     def health_report() -> Response:
         """A device's health report (docs/protocol.md, "Health reports"): authenticated
         like its audio, never holding an audio slot."""
-        device_id = None
-        if state.verifier is not None:
-            token = token_from_request(dict(request.headers), {})
-            try:
-                if token is None:
-                    raise AuthError("no device token")
-                device_id = state.verifier.verify(token).device_id
-            except AuthError as exc:
-                return _refusal(state, Unauthorized(str(exc)),
-                                {"WWW-Authenticate": 'Bearer realm="edge-audio-ingress"'},
-                                health=True)
+        try:
+            device_id = state.gate.admit(token_from_request(dict(request.headers), {}))
+        except AdmissionRefused as refusal:
+            return _refusal(state, refusal, _challenge(refusal), health=True)
         if (request.content_length or 0) > MAX_REPORT_BYTES:
             return _refusal(state, ReportTooLarge(
                 f"health reports are limited to {MAX_REPORT_BYTES} bytes; nothing was stored"),

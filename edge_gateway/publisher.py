@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from edge_gateway.kafka_logs import kafka_logger
 from ingress_common.kafka_topics import partition_for
@@ -305,24 +304,3 @@ def _refusal_for(err: KafkaError) -> PublishFailed | PublishUnconfirmed:
             f"Kafka did not confirm the event ({err.name()}); it may still land: "
             "retry with the same segment_id")
     return PublishFailed(f"Kafka rejected the event: {err.name()}")
-
-
-def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, replication: int,
-                 config: Mapping[str, str], passthrough: Mapping[str, str],
-                 timeout_s: float) -> bool:
-    """Create `topic` with `config` (topic configs) unless it exists. True when created."""
-    admin_config: dict[str, Any] = {**passthrough, "bootstrap.servers": bootstrap_servers,
-                                    "logger": kafka_logger("admin")}
-    admin = AdminClient(admin_config)
-    if topic in admin.list_topics(timeout=timeout_s).topics:
-        return False
-    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication,
-                   config=dict(config))
-    future = admin.create_topics([new], operation_timeout=timeout_s)[topic]
-    try:
-        future.result(timeout=timeout_s)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise
-        return False
-    return True

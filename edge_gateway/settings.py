@@ -19,6 +19,7 @@ from ingress_common import config
 from ingress_common.auth import DEVICE_AUDIENCE
 from ingress_common.fleet_records import HEALTH_TOPIC, SETTINGS_TOPIC
 from ingress_common.framing import Framing
+from ingress_common.identity_records import ENROLLMENT_TOPIC, IDENTITY_TOPIC
 
 if TYPE_CHECKING:
     from ingress_common.auth import TokenVerifier
@@ -91,6 +92,10 @@ class GatewaySettings:
     health_topic: str = HEALTH_TOPIC
     settings_topic: str = SETTINGS_TOPIC
     fleet_topic_partitions: int = 16
+    enrollment: bool = False
+    max_pending_enrollments: int = 100
+    enrollment_topic: str = ENROLLMENT_TOPIC
+    identity_topic: str = IDENTITY_TOPIC
     health_min_interval_s: float = 5.0
     health_burst: int = 5
     kafka_config: Mapping[str, str] = field(default_factory=dict)
@@ -102,7 +107,9 @@ class GatewaySettings:
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.auth_public_keys)
+        """Devices must prove who they are: by an operator-signed token, or by their own
+        key (enrollment)."""
+        return bool(self.auth_public_keys) or self.enrollment
 
     @property
     def stream_limits(self) -> StreamLimits:
@@ -254,6 +261,20 @@ SETTINGS: tuple[Setting, ...] = (
             "writes it; created if missing).", str),
     Setting("fleet_topic_partitions", "GATEWAY_FLEET_TOPIC_PARTITIONS",
             "Partitions of a created health or settings topic.", int, at_least(1)),
+    Setting("enrollment", "GATEWAY_ENROLLMENT",
+            "`on`: devices may authenticate with their own key (a token they sign), and a key "
+            "the fleet does not know asks an operator to accept it (docs/security.md, "
+            "\"Device identities\"). Turns device authentication on.", boolean),
+    Setting("max_pending_enrollments", "GATEWAY_MAX_PENDING_ENROLLMENTS",
+            "Devices with an unanswered enrollment request at this gateway at most; past it "
+            "a new request writes nothing and is refused as `enrollment_busy`.", int,
+            between(1, 100_000)),
+    Setting("enrollment_topic", "GATEWAY_ENROLLMENT_TOPIC",
+            "Compacted topic of enrollment requests, keyed by device (created if missing).",
+            str),
+    Setting("identity_topic", "GATEWAY_IDENTITY_TOPIC",
+            "Compacted topic of the fleet's decisions on device keys (edge-console writes it; "
+            "created if missing).", str),
     Setting("health_min_interval_s", "GATEWAY_HEALTH_MIN_INTERVAL_S",
             "A device may send one health report per this many seconds (after a burst of "
             "GATEWAY_HEALTH_BURST); more get 429 with Retry-After.", float, between(0.01, 3600)),
@@ -285,7 +306,7 @@ def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] |
         raise ConfigError("GATEWAY_EVENT_FRAMING", "confluent framing needs SCHEMA_REGISTRY_URL "
                           "(the schema id comes from the registry); set it, or use "
                           "GATEWAY_EVENT_FRAMING=schemaless")
-    if settings.auth_enabled:
+    if settings.auth_public_keys:
         load_verifier(settings)  # a bad key file stops the start, naming the setting
     return settings
 
@@ -293,7 +314,7 @@ def load_settings(cli: Mapping[str, str] | None = None, env: Mapping[str, str] |
 def load_verifier(settings: GatewaySettings) -> TokenVerifier | None:
     from ingress_common.auth import TokenVerifier
 
-    if not settings.auth_enabled:
+    if not settings.auth_public_keys:
         return None
     try:
         return TokenVerifier.from_file(Path(settings.auth_public_keys), settings.auth_audience,

@@ -15,12 +15,14 @@ Two rules, by whether the client's `start` names a `segment_id`:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from simple_websocket import ConnectionClosed
 
+from edge_gateway.identity.open_streams import CHECK_S, OpenStreams
 from edge_gateway.ingest import PendingUtterance, UtterancePublisher
 from edge_gateway.landing import Location
 from edge_gateway.limits import StreamLimits
@@ -30,7 +32,12 @@ from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.session import StreamSession
 from ingress_common.pcm import whole_samples
 from ingress_common.protocol import Connected, Done, Error, Published, ServerEvent, Start, encode_server
-from ingress_common.refusals import CLIENT_LEFT, StreamRefused, StreamTimedOut
+from ingress_common.refusals import (
+    CLIENT_LEFT,
+    DeviceRevokedWhileStreaming,
+    StreamRefused,
+    StreamTimedOut,
+)
 
 _LOGGER = logging.getLogger(__name__)
 NORMAL_CLOSURE = 1000
@@ -47,12 +54,16 @@ class StreamHandler:
 
     def __init__(self, limits: StreamLimits, publisher: UtterancePublisher,
                  metrics: GatewayMetrics, ledger: SegmentLedger | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 open_streams: OpenStreams | None = None) -> None:
+        """`open_streams` registers each authenticated stream, so that a revocation of its
+        device ends it."""
         self.limits = limits
         self.publisher = publisher
         self.metrics = metrics
         self.ledger = ledger
         self.clock = clock
+        self.open_streams = open_streams if open_streams is not None else OpenStreams()
 
     def serve(self, ws: WebSocket, correlation_id: str, device_id: str | None = None,
               on_verdict: Callable[[], None] = lambda: None) -> None:
@@ -75,6 +86,9 @@ class AudioConnection:
         self._after_reply: Callable[[], None] = no_receipt_to_confirm
         """Runs after the final message, before the close (the receipt's confirmation)."""
         self._log = {"correlation_id": correlation_id, "device_id": device_id}
+        self._device_id = device_id
+        self._revoked = threading.Event()
+        """Set when an operator revokes the device while the stream is open."""
 
     @property
     def key(self) -> SegmentKey | None:
@@ -85,6 +99,16 @@ class AudioConnection:
         return SegmentKey(start.device_id or "", start.segment_id)
 
     def serve(self) -> None:
+        if self._device_id is None:
+            self._serve()
+            return
+        self._revoked = self._handler.open_streams.opened(self._device_id)
+        try:
+            self._serve()
+        finally:
+            self._handler.open_streams.closed(self._device_id, self._revoked)
+
+    def _serve(self) -> None:
         _LOGGER.info("stream opened", extra=self._log)
         try:
             self._send(Connected(self.correlation_id, self._handler.limits.as_dict()))
@@ -108,7 +132,9 @@ class AudioConnection:
         segment the ledger already knows was published."""
         session, clock = self.session, self._handler.clock
         while True:
-            message = self._ws.receive(timeout=max(session.seconds_to_deadline(clock()), 0.001))
+            wait = min(session.seconds_to_deadline(clock()), CHECK_S)
+            message = self._ws.receive(timeout=max(wait, 0.001))
+            self._check_revoked()
             now = clock()
             if message is None:
                 session.on_timeout(now)
@@ -128,8 +154,14 @@ class AudioConnection:
         location = ledger.known(key) if key is not None and ledger is not None else None
         return None if location is None else _receipt(location, key, duplicate=True)
 
+    def _check_revoked(self) -> None:
+        if self._revoked.is_set():
+            raise DeviceRevokedWhileStreaming("an operator revoked this device; nothing of "
+                                              "this stream was published")
+
     def _publish(self) -> Published:
         """Publish the buffered audio: once per segment_id, or plainly for v1."""
+        self._check_revoked()
         key, ledger = self.key, self._handler.ledger
         if key is None or ledger is None:
             return self._publish_buffered()
@@ -144,6 +176,7 @@ class AudioConnection:
     def _publish_buffered(self) -> Published:
         """v1: publish the whole samples buffered so far (at done, a timeout, or a client
         that left without done). Raises StreamRefused when Kafka refused it."""
+        self._check_revoked()
         return _receipt(self._audio().publish(), None, duplicate=False)
 
     def _audio(self) -> PendingUtterance:

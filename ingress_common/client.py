@@ -18,6 +18,7 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import simple_websocket
@@ -53,6 +54,8 @@ class Refused(Exception):
 class ClientOptions:
     token: str | None = None
     """A device JWT, sent as `Authorization: Bearer`."""
+    token_source: Callable[[], str] | None = None
+    """Makes a fresh token for each request instead (a device that signs its own)."""
     ssl_context: ssl.SSLContext | None = None
     attempts: int = 5
     """Tries in all, for a stream with a segment_id; 1 without one."""
@@ -64,6 +67,10 @@ class ClientOptions:
     """A dead link is noticed within twice this."""
     io_timeout_s: float = 5.0
     """A send that cannot go out for this long fails (a full buffer on a dead link)."""
+
+    def bearer(self) -> str | None:
+        """The token to send now, if any."""
+        return self.token_source() if self.token_source is not None else self.token
 
 
 def send_utterance(url: str, pcm: bytes, device_id: str | None = None,
@@ -122,7 +129,8 @@ class Conversation:
 
     @classmethod
     def open(cls, url: str, options: ClientOptions) -> Conversation:
-        headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
+        token = options.bearer()
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         ws = Client.connect_with_timeout(url, options.connect_timeout_s,
                                          io_timeout_s=options.io_timeout_s,
                                          ping_interval=options.ping_interval_s,

@@ -22,7 +22,7 @@ SETTINGS_TOPIC = "speech.devices.settings"
 COMPACTED = {"cleanup.policy": "compact"}
 
 
-def _schema(name: str, last_fields_added: int = 0) -> Any:
+def load_schema(name: str, last_fields_added: int = 0) -> Any:
     """The schema in `name`, without its `last_fields_added` last fields when given."""
     schema = json.loads(resources.files("ingress_common").joinpath(f"schemas/{name}").read_text())
     if last_fields_added:
@@ -30,10 +30,10 @@ def _schema(name: str, last_fields_added: int = 0) -> Any:
     return fastavro.parse_schema(schema)
 
 
-HEALTH_SCHEMA = _schema("device_health.avsc")
-HEALTH_SCHEMA_BEFORE_INTERVAL = _schema("device_health.avsc", last_fields_added=1)
+HEALTH_SCHEMA = load_schema("device_health.avsc")
+HEALTH_SCHEMA_BEFORE_INTERVAL = load_schema("device_health.avsc", last_fields_added=1)
 """Records that gateways wrote before `health_interval_s` end where this schema ends."""
-SETTINGS_SCHEMA = _schema("device_settings.avsc")
+SETTINGS_SCHEMA = load_schema("device_settings.avsc")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class DeviceSettings:
 def encode_health(health: DeviceHealth) -> bytes:
     record = {**health.report.message(), "gateway_id": health.gateway_id,
               "received_at_ms": health.received_at_ms}
-    return _write(HEALTH_SCHEMA, record)
+    return write_record(HEALTH_SCHEMA, record)
 
 
 def decode_health(value: bytes) -> DeviceHealth:
@@ -76,7 +76,7 @@ def decode_health(value: bytes) -> DeviceHealth:
 
 
 def encode_settings(settings: DeviceSettings) -> bytes:
-    return _write(SETTINGS_SCHEMA, {"device_id": settings.device_id,
+    return write_record(SETTINGS_SCHEMA, {"device_id": settings.device_id,
                                     "version": settings.desired.version,
                                     "values": dict(settings.desired.values),
                                     "changed_by": settings.changed_by,
@@ -91,7 +91,7 @@ def decode_settings(value: bytes) -> DeviceSettings:
                           record["changed_by"], record["changed_at_ms"])
 
 
-def _write(schema: Any, record: dict[str, Any]) -> bytes:
+def write_record(schema: Any, record: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     fastavro.schemaless_writer(out, schema, record)
     return out.getvalue()

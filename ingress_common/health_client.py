@@ -35,8 +35,9 @@ def health_url(gateway_url: str) -> str:
 def post_health(url: str, report: HealthReport, options: ClientOptions,
                 timeout_s: float = POST_TIMEOUT_S) -> HealthReply:
     headers = {"Content-Type": "application/json"}
-    if options.token:
-        headers["Authorization"] = f"Bearer {options.token}"
+    token = options.bearer()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=report.encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s,  # noqa: S310 - http(s) only

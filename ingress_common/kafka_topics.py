@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 
 def partition_for(key: str, partitions: int) -> int | None:
@@ -46,3 +47,26 @@ def partition_count(client: Consumer | Producer, topic: str, timeout_s: float) -
         raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART,
                                         f"topic {topic} does not exist"))
     return len(metadata.partitions)
+
+
+def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, replication: int,
+                 config: Mapping[str, str], passthrough: Mapping[str, str],
+                 timeout_s: float, logger: Any = None) -> bool:
+    """Create `topic` with `config` (topic configs) unless it exists. True when created.
+    `logger` takes librdkafka's own log lines (a logging.Logger)."""
+    admin_config: dict[str, Any] = {**passthrough, "bootstrap.servers": bootstrap_servers}
+    if logger is not None:
+        admin_config["logger"] = logger
+    admin = AdminClient(admin_config)
+    if topic in admin.list_topics(timeout=timeout_s).topics:
+        return False
+    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication,
+                   config=dict(config))
+    future = admin.create_topics([new], operation_timeout=timeout_s)[topic]
+    try:
+        future.result(timeout=timeout_s)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+        return False
+    return True

@@ -99,6 +99,13 @@ class SegmentInProgress(StreamRefused):
     code, close_code, retryable, transient = "segment_in_progress", 1013, True, True
 
 
+class DeviceRevokedWhileStreaming(StreamRefused):
+    """An operator revoked the device while it streamed: the stream ends, and nothing of
+    the unfinished segment is published."""
+
+    code, close_code = "revoked_while_streaming", 1008
+
+
 class InternalError(StreamRefused):
     """The gateway failed while serving the stream; the audio was not published."""
 
@@ -135,6 +142,45 @@ class OriginForbidden(AdmissionRefused):
 
 class Unauthorized(AdmissionRefused):
     code, status = "unauthorized", 401
+
+
+class EnrollmentPending(AdmissionRefused):
+    """A device's own key that the fleet does not know yet: the gateway has asked the
+    operator (the enrollment topic). Retry after `Retry-After`; nothing was published."""
+
+    code, status, retryable, transient = "enrollment_pending", 401, True, True
+
+
+class UnknownKey(AdmissionRefused):
+    """Another key than the one accepted for this device id: a clone or a forgery, shown
+    to the operator as a conflict, never swapped in."""
+
+    code, status = "unknown_key", 401
+
+
+class DeviceRevoked(AdmissionRefused):
+    """The operator revoked this device's key. Only a new key may ask to join again."""
+
+    code, status = "revoked", 401
+
+
+class DeviceRejected(AdmissionRefused):
+    """The operator turned this key away. Only a new key may ask to join again."""
+
+    code, status = "rejected", 401
+
+
+class EnrollmentBusy(AdmissionRefused):
+    """This gateway holds as many unanswered enrollment requests as it may: nothing was
+    written. Retry later."""
+
+    code, status, retryable, transient = "enrollment_busy", 503, True, True
+
+
+class IdentityUnavailable(AdmissionRefused):
+    """The device's identity could not be read from Kafka in time: nothing was published."""
+
+    code, status, retryable, transient = "identity_unavailable", 503, True, True
 
 
 class SchemaUnavailable(AdmissionRefused):

@@ -15,6 +15,10 @@ A `send()` that loses the same race (the server's reply and close came while the
 still streaming: a repeat answered at `start`) raises ConnectionClosed, as a send after the
 close does, so the caller reads the reply the reader thread kept (a CI run failed on it).
 
+A gateway that refuses the upgrade answers with a JSON body that says why (`code`,
+`retryable`) and, when a retry can help, `Retry-After`. simple-websocket keeps only the
+status; `handshake()` here keeps the rest, raised as `HandshakeRefused`.
+
 simple-websocket also has no connect timeout: its socket takes the process-wide default.
 `connect_with_timeout` sets that default, under a lock, for the connect and handshake only.
 
@@ -28,24 +32,86 @@ timeout may write part of a frame in one send(), so sends go through `sendall`.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from typing import Any
 
 import simple_websocket
 from wsproto.connection import ConnectionState
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 from wsproto.utilities import LocalProtocolError, ProtocolError
 
 _DEFAULT_TIMEOUT_LOCK = threading.Lock()
+MAX_REFUSAL_BYTES = 16 * 1024
+
+
+class HandshakeRefused(simple_websocket.ConnectionError):
+    """The server answered the upgrade with an HTTP error: its status, and what its JSON
+    body and headers said (empty when it said nothing readable)."""
+
+    def __init__(self, status_code: int, code: str = "", message: str = "",
+                 retryable: bool = False, retry_after_s: float | None = None) -> None:
+        super().__init__(status_code)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+    def __str__(self) -> str:
+        said = f" {self.code}: {self.message}" if self.code else ""
+        return f"refused with HTTP {self.status_code}{said}"
 
 
 class Client(simple_websocket.Client):
     connected: bool
 
     def handshake(self) -> None:
-        super().handshake()
-        if self.connected:
-            self.connected = self._handle_events()
+        """simple-websocket's handshake, keeping a refusal's body and Retry-After."""
+        self.sock.send(self.ws.send(Request(host=self.host, target=self.path,
+                                            subprotocols=self.subprotocols,
+                                            extra_headers=self.extra_headeers)))
+        event = None
+        while event is None:
+            data = self.sock.recv(self.receive_bytes)
+            if not data:
+                raise simple_websocket.ConnectionError(400)
+            self.ws.receive_data(data)
+            event = next(self.ws.events(), None)
+        if isinstance(event, RejectConnection):
+            raise self._refused(event)
+        if not isinstance(event, AcceptConnection):
+            raise simple_websocket.ConnectionError(400)
+        self.subprotocol = event.subprotocol
+        self.connected = self._handle_events()
+
+    def _refused(self, rejection: RejectConnection) -> HandshakeRefused:
+        body = bytearray()
+        finished = not rejection.has_body
+        with contextlib.suppress(OSError, ProtocolError):
+            while not finished and len(body) < MAX_REFUSAL_BYTES:
+                for event in self.ws.events():
+                    if isinstance(event, RejectData):
+                        body += event.data
+                        finished = event.body_finished
+                if not finished:
+                    data = self.sock.recv(self.receive_bytes)
+                    if not data:
+                        break
+                    self.ws.receive_data(data)
+        headers = {bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1")
+                   for k, v in rejection.headers}
+        try:
+            said = json.loads(bytes(body))
+            code, message = str(said["code"]), str(said.get("message", ""))
+            retryable = bool(said.get("retryable", False))
+        except (ValueError, KeyError, TypeError):
+            code, message, retryable = "", "", False
+        try:
+            retry_after = float(headers["retry-after"]) if "retry-after" in headers else None
+        except ValueError:
+            retry_after = None
+        return HandshakeRefused(rejection.status_code, code, message, retryable, retry_after)
 
     def send(self, data: bytes | str) -> None:
         """Send a message; ConnectionClosed, never EBADF, when the reader thread has just

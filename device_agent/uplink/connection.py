@@ -24,6 +24,8 @@ from device_agent.spool.memory import MemorySpool
 from device_agent.spool.model import Segment, SegmentMeta
 from ingress_common.client import ClientOptions, Conversation
 from ingress_common.protocol import BYTES_PER_SECOND, Error, Heard, Published, Start
+from ingress_common.refusals import EnrollmentPending
+from ingress_common.websocket_client import HandshakeRefused
 
 _LOGGER = logging.getLogger(__name__)
 MAX_FRAME_BYTES = BYTES_PER_SECOND
@@ -42,6 +44,8 @@ class Attempt:
     retryable: bool
     reason: str
     reply: Published | Error | None = None
+    retry_after_s: float | None = None
+    """The gateway said when to try again (a device waiting to be accepted)."""
 
     @property
     def failure(self) -> str:
@@ -66,6 +70,12 @@ class SegmentConnection:
     def deliver(self, segment: Segment, stop: threading.Event) -> Attempt:
         try:
             conversation = Conversation.open(self.url, self.options)
+        except HandshakeRefused as refused:
+            # waiting to be accepted is not a failure: ask again when the gateway says,
+            # not on a backoff that grows (accepted, the device is served within seconds)
+            waiting = refused.code == EnrollmentPending.code
+            return Attempt(False, True, f"connect {refused}",
+                           retry_after_s=refused.retry_after_s if waiting else None)
         except (OSError, simple_websocket.ConnectionError) as exc:
             return Attempt(False, True, f"connect failed: {exc}")
         try:

@@ -84,6 +84,9 @@ class SenderThread(threading.Thread):
                           segment.same_failures, outcome.failure, extra=log)
             return
         self._stats.add(segments_retried=1)
-        delay = self._backoff.next_delay()
+        # the gateway's own word on when to ask again (a device waiting to be accepted
+        # asks every few seconds, so that it is served within seconds of the click)
+        delay = (outcome.retry_after_s if outcome.retry_after_s is not None
+                 else self._backoff.next_delay())
         _LOGGER.warning("delivery failed; retrying in %.1f s", delay, extra=log)
         self._halt.wait(delay)

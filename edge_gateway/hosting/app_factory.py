@@ -18,15 +18,22 @@ from edge_gateway.fleet.report_rate import ReportRate
 from edge_gateway.fleet.settings_follower import SettingsFollower, settings_consumer_config
 from edge_gateway.hosting import compiled_unmask
 from edge_gateway.hosting.inline_websocket import InlineReading
-from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, ensure_topic, producer_config
+from edge_gateway.identity.enrollment import EnrollmentDesk
+from edge_gateway.identity.follower import IdentityFollower, identity_consumer_config
+from edge_gateway.identity.gate import DeviceGate
+from edge_gateway.identity.open_streams import OpenStreams
+from edge_gateway.kafka_logs import kafka_logger
+from edge_gateway.publisher import HEADROOM_BYTES, KafkaPublisher, producer_config
 from edge_gateway.receipts.ledger import RecordProducer
 from edge_gateway.receipts.service import ReceiptService
 from edge_gateway.schema_registration import SchemaRegistration, SchemaUnregistered
-from edge_gateway.settings import GatewaySettings
+from edge_gateway.settings import GatewaySettings, load_verifier
 from ingress_common.audio_event import AVRO_OVERHEAD_BYTES
 from ingress_common.fleet_records import COMPACTED
 from ingress_common.framing import Framing
 from ingress_common.health import MAX_REPORT_BYTES
+from ingress_common.identity_records import ACCEPTED, DeviceIdentity
+from ingress_common.kafka_topics import ensure_topic
 from ingress_common.wav import WAV_HEADER_BYTES
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,7 +57,8 @@ def build_app(settings: GatewaySettings,
         created = ensure_topic(settings.kafka_bootstrap_servers, settings.kafka_topic,
                                settings.kafka_topic_partitions, settings.kafka_topic_replication,
                                {"max.message.bytes": str(event_bytes + HEADROOM_BYTES)},
-                               settings.kafka_config, settings.kafka_startup_timeout_s)
+                               settings.kafka_config, settings.kafka_startup_timeout_s,
+                               kafka_logger("admin"))
         _LOGGER.info("topic %s %s", settings.kafka_topic, "created" if created else "exists")
     kafka = KafkaPublisher(
         producer_config(settings.kafka_bootstrap_servers, event_bytes,
@@ -66,24 +74,77 @@ def build_app(settings: GatewaySettings,
     # With Kafka away, do not wait for the receipts too: /readyz and systemd say why.
     if kafka_ready and not receipts.follower.caught_up.wait(settings.kafka_startup_timeout_s):
         _LOGGER.warning("receipts not read at start-up; /readyz reports it")
-    app = create_app(settings, kafka, receipts, build_health_intake(settings, kafka, kafka_ready),
-                     register_schema(settings))
+    fleet_kafka = fleet_publisher(settings)
+    open_streams = OpenStreams()
+    app = create_app(settings, kafka, receipts,
+                     build_health_intake(settings, fleet_kafka, kafka_ready),
+                     build_gate(settings, fleet_kafka, open_streams, kafka_ready),
+                     register_schema(settings), open_streams)
     # No reader thread: frames are read and parsed in the connection's own thread. Set here,
     # by the hosting, so that the app never imports the hosting (one direction).
     app.config["SOCK_SERVER_OPTIONS"]["thread_class"] = InlineReading
     return app
 
 
-def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher,
-                        wait_ready: bool = True) -> HealthIntake:
-    """The health reports' way in, and the follower of the settings topic behind it (both
-    topics created, compacted, when missing)."""
+def fleet_publisher(settings: GatewaySettings) -> KafkaPublisher:
+    """The producer of the fleet's small records (health reports, enrollment requests).
+    Its own, not idempotent: these never share a queue, a producer id or an outage's
+    recovery with the audio (a broker restarted empty left reports waiting for a topic it
+    no longer had, and the audio producer could not recover behind them)."""
+    config = {**producer_config(settings.kafka_bootstrap_servers, MAX_REPORT_BYTES,
+                                settings.publish_timeout_s, settings.kafka_config),
+              "enable.idempotence": False}
+    return KafkaPublisher(config, settings.health_topic, settings.publish_timeout_s)
+
+
+def build_gate(settings: GatewaySettings, fleet_kafka: KafkaPublisher,
+               open_streams: OpenStreams, wait_ready: bool = True) -> DeviceGate:
+    """Device authentication: the operator's keys, and with GATEWAY_ENROLLMENT=on the
+    devices' own keys, the identity follower and the enrollment desk (both topics created,
+    compacted, when missing). A revocation read by the follower ends the device's streams."""
+    verifier = load_verifier(settings)
+    if not settings.enrollment:
+        return DeviceGate(verifier)
+
     def prepare() -> None:
-        for topic in (settings.health_topic, settings.settings_topic):
-            if ensure_topic(settings.kafka_bootstrap_servers, topic,
-                            settings.fleet_topic_partitions, settings.kafka_topic_replication,
-                            COMPACTED, settings.kafka_config, settings.kafka_startup_timeout_s):
-                _LOGGER.info("fleet topic %s created", topic)
+        _ensure_compacted(settings, settings.enrollment_topic, settings.identity_topic)
+
+    def changed(identity: DeviceIdentity) -> None:
+        if identity.status != ACCEPTED:
+            ended = open_streams.end(identity.device_id)
+            _LOGGER.info("device %s %s; %d open streams ended", identity.device_id,
+                         identity.status, ended)
+
+    identities = IdentityFollower(
+        identity_consumer_config(settings.kafka_bootstrap_servers, settings.kafka_config),
+        settings.identity_topic, settings.max_devices, settings.device_idle_s, changed, prepare)
+    identities.start()
+    if wait_ready and not identities.ready.wait(settings.kafka_startup_timeout_s):
+        _LOGGER.warning("identity topic %s not read at start-up; devices with their own key "
+                        "are refused as retryable until it is", settings.identity_topic)
+
+    def write(device_id: str, value: bytes) -> None:
+        fleet_kafka.send(value, device_id, {}, topic=settings.enrollment_topic)
+    desk = EnrollmentDesk(write, settings.resolved_gateway_id, settings.max_pending_enrollments)
+    return DeviceGate(verifier, identities, desk)
+
+
+def _ensure_compacted(settings: GatewaySettings, *topics: str) -> None:
+    for topic in topics:
+        if ensure_topic(settings.kafka_bootstrap_servers, topic,
+                        settings.fleet_topic_partitions, settings.kafka_topic_replication,
+                        COMPACTED, settings.kafka_config, settings.kafka_startup_timeout_s,
+                        kafka_logger("admin")):
+            _LOGGER.info("fleet topic %s created", topic)
+
+
+def build_health_intake(settings: GatewaySettings, reports: KafkaPublisher,
+                        wait_ready: bool = True) -> HealthIntake:
+    """The health reports' way in (written with `reports`, the fleet's producer), and the
+    follower of the settings topic behind it (both topics created, compacted, when
+    missing)."""
+    def prepare() -> None:
+        _ensure_compacted(settings, settings.health_topic, settings.settings_topic)
     follower = SettingsFollower(
         settings_consumer_config(settings.kafka_bootstrap_servers, settings.kafka_config),
         settings.settings_topic, settings.max_devices, settings.device_idle_s, prepare)
@@ -93,13 +154,6 @@ def build_health_intake(settings: GatewaySettings, kafka: KafkaPublisher,
         _LOGGER.warning("settings topic %s not read at start-up; devices get their settings "
                         "once it is", settings.settings_topic)
     rate = ReportRate(settings.health_min_interval_s, settings.health_burst, settings.max_devices)
-    # Its own producer, not idempotent: health records never share a queue, a producer id or
-    # an outage's recovery with the audio (a broker restarted empty left reports waiting for
-    # a topic it no longer had, and the audio producer could not recover behind them).
-    config = {**producer_config(settings.kafka_bootstrap_servers, MAX_REPORT_BYTES,
-                                settings.publish_timeout_s, settings.kafka_config),
-              "enable.idempotence": False}
-    reports = KafkaPublisher(config, settings.health_topic, settings.publish_timeout_s)
     return HealthIntake(reports, settings.health_topic, settings.resolved_gateway_id, rate,
                         follower)
 

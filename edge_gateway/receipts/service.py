@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
+from edge_gateway.kafka_logs import kafka_logger
 from edge_gateway.landing import Location
-from edge_gateway.publisher import KafkaPublisher, ensure_topic
+from edge_gateway.publisher import KafkaPublisher
 from edge_gateway.receipts.book import BookLimits, ReceiptBook, State
 from edge_gateway.receipts.devices import DeviceLimits, ServedDevices
 from edge_gateway.receipts.follower import ReceiptFollower, consumer_config
@@ -14,7 +15,7 @@ from edge_gateway.receipts.ledger import LedgerTimes, RecordProducer, SegmentLed
 from edge_gateway.receipts.records import SegmentKey
 from edge_gateway.receipts.scan import ScanIncomplete, find_history, find_record
 from edge_gateway.settings import GatewaySettings
-from ingress_common.kafka_topics import partition_for
+from ingress_common.kafka_topics import ensure_topic, partition_for
 
 _LOGGER = logging.getLogger(__name__)
 SCAN_TIMEOUT_S = 10.0
@@ -52,7 +53,7 @@ class ReceiptService:
             s.kafka_bootstrap_servers, s.receipts_topic, s.receipts_partitions,
             s.kafka_topic_replication,
             {"cleanup.policy": "delete", "retention.ms": str(int(s.receipt_window_s * 1000))},
-            s.kafka_config, s.kafka_startup_timeout_s)
+            s.kafka_config, s.kafka_startup_timeout_s, kafka_logger("admin"))
         if created:
             _LOGGER.info("receipts topic %s created", s.receipts_topic)
         self._kafka.check_ready(s.kafka_startup_timeout_s, s.receipts_topic)

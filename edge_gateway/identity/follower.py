@@ -1,0 +1,228 @@
+"""The identities of the devices this gateway serves, read from the compacted identity
+topic (written by edge-console), as the receipts and settings are: its cost grows with the
+devices served here, never with the fleet.
+
+A device is looked up when it connects (`lookup`). The first time, its partition (CRC-32
+of its id, as the console writes it) is read from the beginning, keeping only the records
+of devices served here or being looked up; the topic is compacted, so that is about one
+record per device of that partition. A device with a record is then *known*: kept (at most
+`max_devices`, the least recently seen forgotten first, and any not seen for `idle_s`),
+its partition stays assigned, and each newer record replaces it and is handed to
+`on_change` (a revocation ends its open streams). A device with no record is not kept: it
+is asked for again on its next connection (a new device retries every few seconds while it
+waits to be accepted), so a flood of made-up ids costs reads, never memory.
+
+Once every followed partition is read to its end the consumer rests for `REFRESH_S`, or
+until a lookup needs a partition read: an operator's decision reaches the gateway within
+REFRESH_S plus a fetch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from edge_gateway.kafka_logs import kafka_logger
+from ingress_common.identity_records import DeviceIdentity, decode_identity
+from ingress_common.kafka_topics import follower_config, partition_count, partition_for
+from ingress_common.log_throttle import throttled_logger
+
+_LOGGER = throttled_logger(__name__)
+POLL_S = 0.2
+RETRY_S = 1.0
+REFRESH_S = 1.0
+"""An operator's decision (a revocation) is read within this plus a fetch."""
+
+
+class IdentityNotRead(Exception):
+    """The device's partition could not be read in time (Kafka away or slow)."""
+
+
+def identity_consumer_config(bootstrap_servers: str,
+                             passthrough: Mapping[str, str]) -> dict[str, object]:
+    return {**follower_config(bootstrap_servers, "edge-gateway-identity", 50, passthrough),
+            "logger": kafka_logger("identity-follower")}
+
+
+class IdentityFollower(threading.Thread):
+    def __init__(self, config: dict[str, object], topic: str, max_devices: int, idle_s: float,
+                 on_change: Callable[[DeviceIdentity], None] = lambda _identity: None,
+                 prepare: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name="identity-follower", daemon=True)
+        self._config = config
+        self.topic = topic
+        self._max_devices = max_devices
+        self._idle_s = idle_s
+        self._on_change = on_change
+        self._prepare = prepare
+        self._clock = clock
+        self._changed = threading.Condition()
+        """Guards everything below; notified when a partition read ends."""
+        self._known: OrderedDict[str, tuple[DeviceIdentity, float]] = OrderedDict()
+        self._asking: dict[str, int] = {}
+        """Devices being looked up, with how many lookups wait for each."""
+        self._partitions = 0
+        self._followed: set[int] = set()
+        self._reread: set[int] = set()
+        self._reading: dict[int, int] = {}
+        """Partition → the request number its current read from the beginning serves."""
+        self._served: dict[int, int] = {}
+        """Partition → the last request number a completed read served."""
+        self._requests = 0
+        self._at_end: set[int] = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self.ready = threading.Event()
+        self.rounds = 0
+
+    # the request threads' side
+
+    def lookup(self, device_id: str, timeout_s: float) -> DeviceIdentity | None:
+        """The fleet's decision about `device_id` (None: it has none). Known devices answer
+        at once; another is read from its partition first, waiting at most `timeout_s`
+        (IdentityNotRead past it)."""
+        deadline = self._clock() + timeout_s
+        with self._changed:
+            now = self._clock()
+            known = self._known.pop(device_id, None)
+            if known is not None:
+                self._known[device_id] = (known[0], now)
+                return known[0]
+            if not self._partitions and not self._changed.wait_for(
+                    lambda: self._partitions > 0, timeout_s):
+                raise IdentityNotRead("the identity topic is not readable yet")
+            partition = partition_for(device_id, self._partitions) or 0
+            self._requests += 1
+            ticket = self._requests
+            self._asking[device_id] = self._asking.get(device_id, 0) + 1
+            self._reread.add(partition)
+            self._wake.set()
+            try:
+                done = self._changed.wait_for(
+                    lambda: self._served.get(partition, 0) >= ticket,
+                    max(0.0, deadline - self._clock()))
+            finally:
+                self._asking[device_id] -= 1
+                if not self._asking[device_id]:
+                    del self._asking[device_id]
+            if not done:
+                raise IdentityNotRead(f"the identity topic {self.topic} was not read in "
+                                          f"{timeout_s:g} s")
+            found = self._known.get(device_id)
+            return None if found is None else found[0]
+
+    @property
+    def devices(self) -> int:
+        with self._changed:
+            return len(self._known)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    # the follower thread's side
+
+    def run(self) -> None:
+        consumer = None
+        while not self._stopping.is_set():
+            try:
+                if consumer is None:
+                    self._prepare()
+                    consumer = Consumer(self._config)
+                    self._learn_partitions(consumer)
+                self._follow(consumer)
+            except KafkaException as exc:
+                _LOGGER.warning("identity topic %s: %s; retrying", self.topic, exc)
+                self._stopping.wait(RETRY_S)
+        if consumer is not None:
+            consumer.close()
+
+    def _learn_partitions(self, consumer: Consumer) -> None:
+        count = partition_count(consumer, self.topic, 10)
+        with self._changed:
+            self._partitions = count
+            self._reread |= {partition_for(d, count) or 0 for d in self._known}
+            self._changed.notify_all()
+        self.ready.set()
+
+    def _follow(self, consumer: Consumer) -> None:
+        with self._changed:
+            reread, self._reread = self._reread, set()
+            for partition in reread:
+                self._reading[partition] = self._requests
+        if reread:
+            self._reassign(consumer, reread)
+        if not self._followed:
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+            return
+        msg = consumer.poll(POLL_S)
+        if msg is None:
+            return
+        error = msg.error()
+        partition = msg.partition() or 0
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self._reached_end(partition)
+                if self._at_end >= self._followed:
+                    self._rest(consumer)
+            else:  # a broker away answers at once: do not spin on its errors
+                _LOGGER.warning("identity topic %s: %s", self.topic, error.str())
+                self._stopping.wait(RETRY_S)
+            return
+        self._at_end.discard(partition)
+        self._take(msg.key(), msg.value())
+
+    def _take(self, raw_key: bytes | None, value: bytes | None) -> None:
+        key = (raw_key or b"").decode(errors="replace")
+        with self._changed:
+            if value is None or (key not in self._known and key not in self._asking):
+                return
+        identity = decode_identity(value)
+        with self._changed:
+            before = self._known.pop(key, None)
+            self._known[key] = (identity, self._clock() if before is None else before[1])
+            self._forget_stale()
+        if before is not None and before[0] != identity:
+            self._on_change(identity)
+
+    def _reached_end(self, partition: int) -> None:
+        self._at_end.add(partition)
+        with self._changed:
+            ticket = self._reading.pop(partition, None)
+            if ticket is not None:
+                self._served[partition] = max(self._served.get(partition, 0), ticket)
+                self._changed.notify_all()
+
+    def _rest(self, consumer: Consumer) -> None:
+        """Everything read: pause until REFRESH_S passed or a lookup needs a partition."""
+        self.rounds += 1
+        assignment = consumer.assignment()
+        consumer.pause(assignment)
+        self._wake.wait(REFRESH_S)
+        self._wake.clear()
+        self._at_end.clear()
+        consumer.resume(assignment)
+        consumer.list_topics(self.topic, timeout=2)  # wakes the broker thread at once
+
+    def _reassign(self, consumer: Consumer, reread: set[int]) -> None:
+        """Read `reread` from the beginning; the others go on from where they are."""
+        kept = [TopicPartition(self.topic, p) for p in sorted(self._followed - reread)]
+        positions = consumer.position(kept) if kept else []
+        self._followed |= reread
+        self._at_end -= reread
+        consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
+                                       for p in sorted(reread))])
+
+    def _forget_stale(self) -> None:
+        now = self._clock()
+        while self._known:
+            device, (_identity, seen) = next(iter(self._known.items()))
+            if len(self._known) <= self._max_devices and now - seen < self._idle_s:
+                break
+            self._known.popitem(last=False)
