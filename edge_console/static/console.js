@@ -73,6 +73,8 @@ function fillForm(device) {
 function showDetail(device) {
   $("detail").hidden = false;
   $("detail-title").textContent = `${device.device_id} — ${device.online ? "online" : "offline"}`;
+  $("identity").textContent = device.identity ? `key ${device.identity}` : "authenticated by an operator-signed token (or authentication off)";
+  $("revoke").disabled = device.identity === "revoked";
   const sentences = $("alert-sentences");
   sentences.replaceChildren(...device.alert_sentences.map((a) => text("li", `${a.code}: ${a.sentence}`)));
   const report = $("report");
@@ -110,6 +112,65 @@ function showDetail(device) {
   }
 }
 
+// The devices waiting to join, each with Accept and Reject.
+function waitingRow(request) {
+  const tr = document.createElement("tr");
+  tr.dataset.device = request.device_id;
+  if (request.conflict) tr.className = "conflict";
+  tr.appendChild(text("td", request.device_id + (request.conflict ? " (conflict: another key is enrolled)" : ""), "device"));
+  const thumb = document.createElement("td");
+  thumb.appendChild(text("code", request.thumbprint, "thumbprint"));
+  tr.appendChild(thumb);
+  tr.appendChild(text("td", request.hostname || "–"));
+  tr.appendChild(text("td", request.agent_version || "–"));
+  tr.appendChild(text("td", request.capture_devices.join(", ") || "–"));
+  tr.appendChild(text("td", request.gateway_id));
+  tr.appendChild(text("td", new Date(request.first_seen_ms).toLocaleString()));
+  const actions = document.createElement("td");
+  for (const decision of ["accept", "reject"]) {
+    const button = text("button", decision === "accept" ? "Accept" : "Reject", decision);
+    button.type = "button";
+    button.dataset.decision = decision;
+    button.addEventListener("click", () => decide(request.device_id, decision));
+    actions.appendChild(button);
+  }
+  tr.appendChild(actions);
+  return tr;
+}
+
+async function post(path) {
+  const response = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    credentials: "same-origin",
+  });
+  return [response.ok, await response.json()];
+}
+
+async function decide(deviceId, decision) {
+  const [ok, body] = await post(`api/enrollments/${encodeURIComponent(deviceId)}/${decision}`);
+  const message = $("enrollment-message");
+  message.className = ok ? "" : "error";
+  message.textContent = ok ? `${deviceId}: ${body.status} by ${body.changed_by}` : body.message;
+  refresh();
+}
+
+async function refreshEnrollments() {
+  const response = await fetch("api/enrollments", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const waiting = (await response.json()).enrollments;
+  $("enrollments").hidden = waiting.length === 0;
+  $("waiting").tBodies[0].replaceChildren(...waiting.map(waitingRow));
+}
+
+$("revoke").addEventListener("click", async () => {
+  if (!selected) return;
+  const [ok, body] = await post(`api/devices/${encodeURIComponent(selected)}/revoke`);
+  const message = $("revoke-message");
+  message.className = ok ? "" : "error";
+  message.textContent = ok ? `${selected} revoked by ${body.changed_by}: its streams and reports are refused within seconds.` : body.message;
+  refresh();
+});
+
 // While the console cannot read Kafka, say so: device states are as of the last read.
 function showKafka(kafka) {
   const banner = $("kafka-outage");
@@ -146,6 +207,7 @@ async function refresh() {
   const alerting = devices.filter((d) => d.alerts.length).length;
   $("summary").textContent = `${devices.length} devices, ${offline} offline, ${alerting} with alerts`;
   $("devices").tBodies[0].replaceChildren(...devices.map(row));
+  await refreshEnrollments();
   const current = devices.find((d) => d.device_id === selected);
   if (current) showDetail(current);
 }

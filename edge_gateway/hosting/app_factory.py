@@ -109,8 +109,11 @@ def build_gate(settings: GatewaySettings, fleet_kafka: KafkaPublisher,
     def prepare() -> None:
         _ensure_compacted(settings, settings.enrollment_topic, settings.identity_topic)
 
-    def changed(identity: DeviceIdentity) -> None:
-        if identity.status != ACCEPTED:
+    def changed(before: DeviceIdentity | None, identity: DeviceIdentity) -> None:
+        """A revoked or rejected device, or another key accepted in place of the one that
+        streams: its open streams end."""
+        if identity.status != ACCEPTED or (before is not None
+                                           and identity.thumbprint != before.thumbprint):
             ended = open_streams.end(identity.device_id)
             _LOGGER.info("device %s %s; %d open streams ended", identity.device_id,
                          identity.status, ended)

@@ -8,7 +8,7 @@ of devices served here or being looked up; the topic is compacted, so that is ab
 record per device of that partition. A device with a record is then *known*: kept (at most
 `max_devices`, the least recently seen forgotten first, and any not seen for `idle_s`),
 its partition stays assigned, and each newer record replaces it and is handed to
-`on_change` (a revocation ends its open streams). A device with no record is not kept: it
+`on_change` with the one it replaces (a revocation ends its open streams). A device with no record is not kept: it
 is asked for again on its next connection (a new device retries every few seconds while it
 waits to be accepted), so a flood of made-up ids costs reads, never memory.
 
@@ -50,7 +50,7 @@ def identity_consumer_config(bootstrap_servers: str,
 
 class IdentityFollower(threading.Thread):
     def __init__(self, config: dict[str, object], topic: str, max_devices: int, idle_s: float,
-                 on_change: Callable[[DeviceIdentity], None] = lambda _identity: None,
+                 on_change: Callable[[DeviceIdentity | None, DeviceIdentity], None] = lambda _b, _a: None,
                  prepare: Callable[[], None] = lambda: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name="identity-follower", daemon=True)
@@ -63,7 +63,9 @@ class IdentityFollower(threading.Thread):
         self._clock = clock
         self._changed = threading.Condition()
         """Guards everything below; notified when a partition read ends."""
-        self._known: OrderedDict[str, tuple[DeviceIdentity, float]] = OrderedDict()
+        self._known: OrderedDict[str, tuple[DeviceIdentity | None, float]] = OrderedDict()
+        """Devices served here: their record (None: admitted without one, by an operator's
+        token), and when they were last seen."""
         self._asking: dict[str, int] = {}
         """Devices being looked up, with how many lookups wait for each."""
         self._partitions = 0
@@ -115,6 +117,14 @@ class IdentityFollower(threading.Thread):
                                           f"{timeout_s:g} s")
             found = self._known.get(device_id)
             return None if found is None else found[0]
+
+    def keep(self, device_id: str) -> None:
+        """Serve `device_id` though the fleet has no record of it (a device admitted by an
+        operator-signed token): a record written later (a revocation) is then taken."""
+        with self._changed:
+            if device_id not in self._known:
+                self._known[device_id] = (None, self._clock())
+                self._forget_stale()
 
     @property
     def devices(self) -> int:
@@ -189,7 +199,7 @@ class IdentityFollower(threading.Thread):
             self._known[key] = (identity, self._clock() if before is None else before[1])
             self._forget_stale()
         if before is not None and before[0] != identity:
-            self._on_change(identity)
+            self._on_change(before[0], identity)
 
     def _reached_end(self, partition: int) -> None:
         self._at_end.add(partition)

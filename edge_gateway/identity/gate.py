@@ -86,6 +86,8 @@ class DeviceGate:
             identity = self._lookup(device_id)
             if identity is not None and identity.status == REVOKED:
                 raise DeviceRevoked("an operator revoked this device")
+            if identity is None:
+                self._identities.keep(device_id)  # so that a revocation reaches its streams
         return device_id
 
     def _admit_own_key(self, device: SelfSigned) -> str:

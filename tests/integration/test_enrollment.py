@@ -22,17 +22,20 @@ import pytest
 import requests
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from selenium.webdriver.common.by import By
 
 from devkit.agent_process import AgentProcess, write_wav
 from devkit.broker import Broker
+from devkit.browser import find_browser, headless_chromium
 from devkit.console_process import ConsoleProcess
 from devkit.gateway_process import GatewayProcess
+from devkit.health_reports import sample_report
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.log_audit import remember_secret
 from devkit.speech import phrases_with_pauses
 from devkit.waiting import wait_for
 from edge_gateway.provisioning import issue_token, write_key_pair
-from ingress_common.auth import OPERATOR_AUDIENCE
+from ingress_common.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
 from ingress_common.client import ClientOptions, Conversation
 from ingress_common.device_keys import DeviceKey
 from ingress_common.health import HEALTH_PATH
@@ -55,6 +58,8 @@ class Stack:
     operator: str
     reader: KafkaReader
     agents: list[AgentProcess]
+    signing_key: bytes
+    """The operators' signing key: it signs operator tokens and, here, a device token too."""
 
     def agent(self, name: str, source: str, join_code: str | None = None) -> AgentProcess:
         settings = {"AGENT_KEY_FILE": str(self.key_path(name)), "AGENT_HEALTH_INTERVAL_S": "1"}
@@ -90,12 +95,13 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                                            OPERATOR_AUDIENCE))
     broker.create_topic(TOPIC, 1)
     gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC, {
-        "GATEWAY_ENROLLMENT": "on", "GATEWAY_HEALTH_MIN_INTERVAL_S": "0.2",
+        "GATEWAY_ENROLLMENT": "on", "GATEWAY_AUTH_PUBLIC_KEYS": str(public),
+        "GATEWAY_HEALTH_MIN_INTERVAL_S": "0.2",
         "GATEWAY_MAX_PENDING_ENROLLMENTS": "20"}).start()
     console = ConsoleProcess(workdir, broker.bootstrap, {
         "CONSOLE_AUTH_PUBLIC_KEYS": str(public), "CONSOLE_HEALTH_INTERVAL_S": "1"}).start()
     stack = Stack(workdir, broker, gateway, console, operator,
-                  KafkaReader(broker.bootstrap, TOPIC), [])
+                  KafkaReader(broker.bootstrap, TOPIC), [], private.read_bytes())
     try:
         yield stack
     finally:
@@ -227,6 +233,28 @@ def test_a_revoked_device_is_cut_off_within_5_s(stack: Stack, tmp_path: Path) ->
         identity.thumbprint == key.thumbprint and identity.changed_by == "alice"
 
 
+def test_revocation_reaches_a_device_with_an_operator_signed_token(stack: Stack) -> None:
+    """With enrollment on, a revocation is by device id, whatever the token."""
+    token = remember_secret(issue_token(stack.signing_key, "pi-legacy", 3600, DEVICE_AUDIENCE))
+    report = requests.post(f"{stack.gateway.http_url}{HEALTH_PATH}",
+                           data=sample_report("pi-legacy").encode(), timeout=10,
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Content-Type": "application/json"})
+    assert report.status_code == 200, report.text
+    wait_for(lambda: "pi-legacy" in stack.console.devices(stack.operator), 10, "pi-legacy known")
+    options = ClientOptions(token=token, attempts=1)
+    open_stream = _stream(stack, options, "pi-legacy", 1.0)
+    assert stack.decide("/api/devices/pi-legacy/revoke").status_code == 200
+    clicked = time.monotonic()
+    verdict = wait_for(lambda: open_stream.early_verdict() or _closed_verdict(open_stream), 5,
+                       "the open stream ended")
+    assert isinstance(verdict, Error) and verdict.code == "revoked_while_streaming"
+    with pytest.raises(HandshakeRefused) as refused:
+        Conversation.open(stack.gateway.ws_url, options)
+    assert refused.value.code == "revoked" and time.monotonic() - clicked <= 5
+    assert stack.records_of("pi-legacy") == []
+
+
 def _try_stream(stack: Stack, options: ClientOptions, device: str) -> Conversation | None:
     try:
         return _stream(stack, options, device, 1.0)
@@ -290,3 +318,37 @@ def test_join_codes_admit_up_to_their_bound_and_not_once_expired(stack: Stack) -
     wait_for(lambda: "pi-late" in stack.waiting(), 15, "pi-late asking")
     time.sleep(2.0)
     assert "pi-late" in stack.waiting(), "an expired join code admitted a device"
+
+
+@pytest.mark.skipif(find_browser() is None, reason="no chromium/chromedriver")
+def test_the_operator_accepts_and_revokes_in_the_page(stack: Stack) -> None:
+    """Selenium drives the page as an operator would: the waiting list, Accept, Revoke."""
+    browser = headless_chromium(stack.workdir)
+    try:
+        browser.get(stack.console.url)
+        wait_for(lambda: browser.find_element(By.ID, "token").is_displayed(), 15, "sign-in")
+        browser.find_element(By.ID, "token").send_keys(stack.operator)
+        browser.find_element(By.ID, "sign-in").click()
+        wait_for(lambda: browser.find_element(By.ID, "fleet").is_displayed(), 15, "the fleet")
+        agent = stack.agent("pi-attic", "silence")
+        row = "#waiting tr[data-device='pi-attic']"
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), 15, "pi-attic waiting")
+        shown = browser.find_element(By.CSS_SELECTOR, f"{row} code.thumbprint").text
+        assert shown == DeviceKey.load_or_create(stack.key_path("pi-attic")).thumbprint
+        browser.find_element(By.CSS_SELECTOR, f"{row} button[data-decision='accept']").click()
+        wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row), 10, "pi-attic accepted")
+        # accepted, its health reports get through: it appears among the devices
+        device_row = "#devices tr[data-device='pi-attic']"
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, device_row), 15, "pi-attic listed")
+        browser.execute_script(f'document.querySelector("{device_row}").click();')
+        wait_for(lambda: "pi-attic" in browser.find_element(By.ID, "detail-title").text, 10,
+                 "the detail of pi-attic")
+        browser.find_element(By.ID, "revoke").click()
+        wait_for(lambda: "revoked" in browser.find_element(By.ID, "revoke-message").text, 10,
+                 "the revocation confirmed")
+        identity = wait_for(lambda: _identity(stack, "pi-attic"), 10, "the identity record")
+        assert identity.status == "revoked" and identity.changed_by == "alice"
+        wait_for(lambda: "revoked" in (agent.process.log_text() if agent.process else ""), 10,
+                 "the agent told it is revoked")
+    finally:
+        browser.quit()
