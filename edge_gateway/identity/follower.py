@@ -8,8 +8,8 @@ of devices served here or being looked up; the topic is compacted, so that is ab
 record per device of that partition. A device with a record is then *known*: kept (at most
 `max_devices`, the least recently seen forgotten first, and any not seen for `idle_s`),
 its partition stays assigned, and each newer record replaces it and is handed to
-`on_change` with the one it replaces (a revocation ends its open streams). A device with no record is not kept: it
-is asked for again on its next connection (a new device retries every few seconds while it
+`on_change` with the one it replaces (a revocation ends its open streams). A device with no
+record is not kept (unless admitted by an operator's token: `keep`): it is asked for again on its next connection (a new device retries every few seconds while it
 waits to be accepted), so a flood of made-up ids costs reads, never memory.
 
 Once every followed partition is read to its end the consumer rests for `REFRESH_S`, or
