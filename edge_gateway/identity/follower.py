@@ -9,8 +9,9 @@ record per device of that partition. A device with a record is then *known*: kep
 `max_devices`, the least recently seen forgotten first, and any not seen for `idle_s`),
 its partition stays assigned, and each newer record replaces it and is handed to
 `on_change` with the one it replaces (a revocation ends its open streams). A device with no
-record is not kept (unless admitted by an operator's token: `keep`): it is asked for again on its next connection (a new device retries every few seconds while it
-waits to be accepted), so a flood of made-up ids costs reads, never memory.
+record is not kept (unless admitted by an operator's token: `keep`): it is asked for again
+on its next connection (a new device retries every few seconds while it waits to be
+accepted), so a flood of made-up ids costs reads, never memory.
 
 Once every followed partition is read to its end the consumer rests for `REFRESH_S`, or
 until a lookup needs a partition read: an operator's decision reaches the gateway within
