@@ -37,6 +37,10 @@ POLL_S = 0.2
 RETRY_S = 1.0
 REFRESH_S = 1.0
 """An operator's decision (a revocation) is read within this plus a fetch."""
+FETCH_WAIT_MS = 5
+"""How long the broker may hold an empty fetch: short, because a connection waits for its
+device's partition to be read (an offsets lookup and a fetch or two; docs/benchmarks.md,
+issue 33). The follower rests, paused, between reads, so a short wait costs no spinning."""
 
 
 class IdentityNotRead(Exception):
@@ -45,7 +49,7 @@ class IdentityNotRead(Exception):
 
 def identity_consumer_config(bootstrap_servers: str,
                              passthrough: Mapping[str, str]) -> dict[str, object]:
-    return {**follower_config(bootstrap_servers, "edge-gateway-identity", 50, passthrough),
+    return {**follower_config(bootstrap_servers, "edge-gateway-identity", FETCH_WAIT_MS, passthrough),
             "logger": kafka_logger("identity-follower")}
 
 
@@ -229,6 +233,7 @@ class IdentityFollower(threading.Thread):
         self._at_end -= reread
         consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
                                        for p in sorted(reread))])
+        consumer.list_topics(self.topic, timeout=2)  # wakes the broker thread at once
 
     def _forget_stale(self) -> None:
         now = self._clock()
