@@ -9,7 +9,7 @@ from one client, while accepted devices stream audio through it.
 2. Idle: the accepted devices stream `--utterances` one-second utterances, one at a time;
    each one's time from connect to `published` is taken.
 3. Flood: `--requests` health reports, each from a fresh key and a fresh device id (the
-   per-device rate never helps the gateway), from `--senders` threads of one client with
+   per-device rate never helps the gateway), from `--senders` processes of one client with
    kept-alive connections; the accepted devices stream the same utterances meanwhile.
 4. Counted where it takes effect: the gateway's answers by code, and the records in the
    enrollment topic (read back from Kafka).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -86,31 +87,31 @@ def stream(url: str, keys: dict[str, DeviceKey], count: int, stop: threading.Eve
     return times
 
 
-def flood(base_url: str, requests_total: int, senders: int) -> tuple[Counter[str], float]:
-    """Health reports from fresh keys and ids; (the gateway's answers by code, seconds)."""
+def send_requests(base_url: str, first: int, count: int) -> Counter[str]:
+    """One sender process's share: `count` reports, each from a fresh key and id."""
     answers: Counter[str] = Counter()
-    lock = threading.Lock()
-    counter = iter(range(requests_total))
+    session = requests.Session()
+    for i in range(first, first + count):
+        key = DeviceKey.from_seed(os.urandom(32))
+        device = f"flood-{i}"
+        reply = session.post(f"{base_url}{HEALTH_PATH}", data=sample_report(device).encode(),
+                             headers={"Authorization": f"Bearer {key.sign_token(device)}",
+                                      "Content-Type": "application/json"}, timeout=30)
+        answers[reply.json().get("code", str(reply.status_code))] += 1
+    return answers
 
-    def sender() -> None:
-        session = requests.Session()
-        for i in counter:
-            key = DeviceKey.from_seed(os.urandom(32))
-            device = f"flood-{i}"
-            reply = session.post(f"{base_url}{HEALTH_PATH}", data=sample_report(device).encode(),
-                                 headers={"Authorization": f"Bearer {key.sign_token(device)}",
-                                          "Content-Type": "application/json"}, timeout=30)
-            code = reply.json().get("code", str(reply.status_code))
-            with lock:
-                answers[code] += 1
 
+def flood(base_url: str, requests_total: int, senders: int) -> tuple[Counter[str], float]:
+    """Health reports from fresh keys and ids, from `senders` processes (so that the client
+    measuring the audio shares no interpreter lock with them); (the gateway's answers by
+    code, seconds)."""
+    share = -(-requests_total // senders)
     began = time.monotonic()
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers, time.monotonic() - began
+    with multiprocessing.get_context("spawn").Pool(senders) as pool:
+        parts = pool.starmap(send_requests, [(base_url, k * share,
+                                              min(share, requests_total - k * share))
+                                             for k in range(senders)])
+    return sum(parts, Counter()), time.monotonic() - began
 
 
 def enrollment_records(bootstrap: str, settle_s: float = 5.0) -> int:
@@ -173,8 +174,8 @@ def run(requests_total: int, utterances: int, senders: int) -> str:
         f"# Enrollment flood, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"`python -m bench.enrollment_flood --requests {requests_total} --utterances "
         f"{utterances} --senders {senders}`\n\n"
-        f"{requests_total} health reports from fresh keys and device ids, {senders} threads of "
-        f"one client, in {result['seconds']:.1f} s; GATEWAY_MAX_PENDING_ENROLLMENTS = "
+        f"{requests_total} health reports from fresh keys and device ids, {senders} sender "
+        f"processes of one client, in {result['seconds']:.1f} s; GATEWAY_MAX_PENDING_ENROLLMENTS = "
         f"{MAX_PENDING}.\n\n"
         f"| the gateway's answer | count |\n|---|---|\n{rows}\n\n"
         f"Records in {ENROLLMENT_TOPIC}: **{records}** (the bound: {MAX_PENDING}).\n\n"

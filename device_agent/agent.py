@@ -34,10 +34,11 @@ from device_agent.spool.directory import DirectorySpool
 from device_agent.spool.memory import MemorySpool
 from device_agent.stats import AgentStats, write_status_file
 from device_agent.uplink.connection import SegmentConnection
+from device_agent.uplink.gateway_finder import AUTO, GatewayFinder, fixed
 from device_agent.uplink.sender import SenderThread
 from ingress_common.client import ClientOptions
 from ingress_common.device_keys import DeviceKey
-from ingress_common.health import DesiredSettings, HealthReport
+from ingress_common.health import DesiredSettings, HealthReply, HealthReport
 from ingress_common.health_client import health_url, post_health
 from ingress_common.protocol import Error, Published
 from ingress_common.sd_notify import Notifier
@@ -141,17 +142,28 @@ class Agent:
             self.reports.delivered(reply)
             on_delivered(reply)
         options = client_options(settings)
-        uplink = SegmentConnection(settings.gateway_url, options, self.spool,
+        self.finder = (GatewayFinder(bool(settings.ca_file), Path(settings.spool_dir)
+                                     / "gateway.json" if settings.spool_dir else None)
+                       if settings.gateway_url == AUTO else None)
+        gateway = self.finder.url if self.finder is not None else fixed(settings.gateway_url)
+        uplink = SegmentConnection(gateway, options, self.spool,
                                    on_buffer_limit=self.segmenting.fit_segments)
         self.sender = SenderThread(self.spool, uplink, self.stats, self._delivery_stop,
                                    Backoff(settings.retry_base_s, settings.retry_cap_s),
                                    settings.max_rejections, on_delivered=delivered)
-        url = health_url(settings.gateway_url)
-        self.health = (HealthReporter(self, lambda report: post_health(url, report, options),
-                                      settings.health_interval_s, self._delivery_stop)
+
+        def report(health: HealthReport) -> HealthReply:
+            url = gateway()
+            if url is None:
+                raise OSError("no gateway found yet")
+            return post_health(health_url(url), health, options)
+        self.health = (HealthReporter(self, report, settings.health_interval_s,
+                                      self._delivery_stop)
                        if settings.health_interval_s > 0 else None)
 
     def start(self) -> None:
+        if self.finder is not None:
+            self.finder.start()
         self.sender.start()
         self.segmenting.start()
         self.capture.start()
@@ -234,6 +246,8 @@ class Agent:
         self.sender.join(self.settings.verdict_timeout_s + JOIN_TIMEOUT_S)
         if self.health is not None:
             self.health.join(JOIN_TIMEOUT_S)
+        if self.finder is not None:
+            self.finder.stop()
         snapshot = self.report_status()
         if snapshot["spool_depth"] and not self.settings.spool_dir:
             _LOGGER.error("stopping with %s undelivered segments in the memory spool; "

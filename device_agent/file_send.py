@@ -24,8 +24,10 @@ from device_agent.agent import Agent, client_options
 from device_agent.backoff import Backoff
 from device_agent.capture.wav import WavFileSource
 from device_agent.settings import AgentSettings
+from device_agent.uplink.gateway_finder import AUTO
 from ingress_common.client import Refused, gateway_limits
 from ingress_common.protocol import BYTES_PER_SECOND, Connected, Error, Published
+from ingress_common.websocket_client import HandshakeRefused
 
 REFUSED_FOR_GOOD = frozenset({401, 403})
 """Handshake answers no retry can fix (docs/protocol.md, "Before the upgrade")."""
@@ -105,6 +107,9 @@ def _send_settings(settings: AgentSettings, path: Path, vad: bool,
 def _await_limits(settings: AgentSettings, stop: threading.Event) -> Connected | None:
     """The gateway's announced limits, retried with backoff while it cannot be reached
     (a file can wait); None when stopped first. A refusal no retry can fix raises Refused."""
+    if settings.gateway_url == AUTO:
+        raise Refused(None, "send needs the gateway's URL (--gateway-url or AGENT_GATEWAY_URL): "
+                            "a gateway is found by mDNS only by `device-agent run`")
     options = client_options(settings)
     backoff = Backoff(settings.retry_base_s, settings.retry_cap_s)
     while not stop.is_set():
@@ -114,7 +119,8 @@ def _await_limits(settings: AgentSettings, stop: threading.Event) -> Connected |
             if refused.error is not None and not refused.error.retryable:
                 raise
         except simple_websocket.ConnectionError as exc:
-            if exc.status_code in REFUSED_FOR_GOOD:
+            waiting = isinstance(exc, HandshakeRefused) and exc.retryable  # to be accepted
+            if exc.status_code in REFUSED_FOR_GOOD and not waiting:
                 raise Refused(None, f"the gateway refused the connection (HTTP "
                                     f"{exc.status_code}): check the token and the Origin") from None
         except (OSError, simple_websocket.ConnectionClosed):

@@ -100,8 +100,8 @@ class AgentSettings:
 
 
 def _url(text: str) -> str:
-    if not text.startswith(("ws://", "wss://")):
-        raise ValueError("expected a ws:// or wss:// URL")
+    if text != "auto" and not text.startswith(("ws://", "wss://")):
+        raise ValueError("expected a ws:// or wss:// URL, or auto")
     return text
 
 
@@ -146,7 +146,10 @@ def _on_this_device(name: str, installed: Callable[[Any], str | None]) -> Settin
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("gateway_url", "AGENT_GATEWAY_URL", "Gateway WebSocket URL (ws:// or wss://).", _url),
+    Setting("gateway_url", "AGENT_GATEWAY_URL",
+            "Gateway WebSocket URL (ws:// or wss://), or `auto`: a gateway found on the local "
+            "network by mDNS (the one used last preferred; never ws:// with AGENT_CA_FILE).",
+            _url),
     Setting("device_id", "AGENT_DEVICE_ID", "Device id; empty uses the host name.", str),
     Setting("source", "AGENT_SOURCE",
             "alsa:DEVICE (alsa:card:ID, alsa:usb:PORT or an ALSA PCM name), or a fake: wav:PATH, "

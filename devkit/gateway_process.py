@@ -18,15 +18,18 @@ READY_TIMEOUT_S = 30.0
 class GatewayProcess:
     def __init__(self, workdir: Path, bootstrap: str, topic: str,
                  settings: dict[str, str] | None = None, port: int | None = None,
-                 command: list[str] | None = None, tls_ca: Path | None = None) -> None:
+                 command: list[str] | None = None, tls_ca: Path | None = None,
+                 host: str = "127.0.0.1") -> None:
+        """`host`: the address it binds (loopback, or its end of a link to another host)."""
         self.port = port or free_port()
+        self.host = host
         self.tls_ca = tls_ca
         """With TLS on, the CA that signed the gateway's certificate."""
         self.command = command or [sys.executable, "-m", "edge_gateway", "serve"]
         self.workdir = workdir
         self.env = {
             **os.environ,
-            "GATEWAY_BIND": f"127.0.0.1:{self.port}",
+            "GATEWAY_BIND": f"{host}:{self.port}",
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "KAFKA_TOPIC": topic,
             "GATEWAY_LOG_LEVEL": "INFO",
@@ -36,11 +39,11 @@ class GatewayProcess:
 
     @property
     def http_url(self) -> str:
-        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"{'wss' if self.tls_ca else 'ws'}://127.0.0.1:{self.port}/ws/audio"
+        return f"{'wss' if self.tls_ca else 'ws'}://{self.host}:{self.port}/ws/audio"
 
     @property
     def log_path(self) -> Path:

@@ -32,6 +32,7 @@ from ingress_common.config import (
     comma_list,
     load,
     log_level,
+    one_of,
     positive,
     read_toml,
 )
@@ -92,6 +93,7 @@ class GatewaySettings:
     health_topic: str = HEALTH_TOPIC
     settings_topic: str = SETTINGS_TOPIC
     fleet_topic_partitions: int = 16
+    announce: str = "auto"
     enrollment: bool = False
     max_pending_enrollments: int = 100
     enrollment_topic: str = ENROLLMENT_TOPIC
@@ -261,6 +263,10 @@ SETTINGS: tuple[Setting, ...] = (
             "writes it; created if missing).", str),
     Setting("fleet_topic_partitions", "GATEWAY_FLEET_TOPIC_PARTITIONS",
             "Partitions of a created health or settings topic.", int, at_least(1)),
+    Setting("announce", "GATEWAY_ANNOUNCE",
+            "Announce the gateway by mDNS (`_edge-audio-ingress._tcp`) for agents with "
+            "AGENT_GATEWAY_URL=auto: `auto` unless bound to loopback, `on`, `off`.",
+            one_of("auto", "on", "off")),
     Setting("enrollment", "GATEWAY_ENROLLMENT",
             "`on`: devices may authenticate with their own key (a token they sign), and a key "
             "the fleet does not know asks an operator to accept it (docs/security.md, "

@@ -22,6 +22,7 @@ import simple_websocket
 
 from device_agent.spool.memory import MemorySpool
 from device_agent.spool.model import Segment, SegmentMeta
+from device_agent.uplink.gateway_finder import GatewayUrl, fixed
 from ingress_common.client import ClientOptions, Conversation
 from ingress_common.protocol import BYTES_PER_SECOND, Error, Heard, Published, Start
 from ingress_common.refusals import EnrollmentPending
@@ -58,18 +59,22 @@ class Attempt:
 class SegmentConnection:
     """Delivers one segment per call, over its own connection to `url`."""
 
-    def __init__(self, url: str, options: ClientOptions, spool: MemorySpool,
+    def __init__(self, url: str | GatewayUrl, options: ClientOptions, spool: MemorySpool,
                  on_buffer_limit: Callable[[int], None] = lambda _max_bytes: None) -> None:
-        """`on_buffer_limit` is told the PCM bytes a stream may hold, from each `connected`
-        (segmenting cuts segments to fit)."""
-        self.url = url
+        """`url` is the gateway's, or where to ask for it before each delivery (a gateway
+        found by mDNS). `on_buffer_limit` is told the PCM bytes a stream may hold, from each
+        `connected` (segmenting cuts segments to fit)."""
+        self.gateway = fixed(url) if isinstance(url, str) else url
         self.options = options
         self._spool = spool
         self._on_buffer_limit = on_buffer_limit
 
     def deliver(self, segment: Segment, stop: threading.Event) -> Attempt:
+        url = self.gateway()
+        if url is None:
+            return Attempt(False, True, "no gateway found yet")
         try:
-            conversation = Conversation.open(self.url, self.options)
+            conversation = Conversation.open(url, self.options)
         except HandshakeRefused as refused:
             # waiting to be accepted is not a failure: ask again when the gateway says,
             # not on a backoff that grows (accepted, the device is served within seconds)

@@ -17,6 +17,7 @@ from edge_gateway.fleet.health_intake import HealthIntake
 from edge_gateway.fleet.report_rate import ReportRate
 from edge_gateway.fleet.settings_follower import SettingsFollower, settings_consumer_config
 from edge_gateway.hosting import compiled_unmask
+from edge_gateway.hosting.announce import Announcer, should_announce
 from edge_gateway.hosting.inline_websocket import InlineReading
 from edge_gateway.identity.enrollment import EnrollmentDesk
 from edge_gateway.identity.follower import IdentityFollower, identity_consumer_config
@@ -80,6 +81,10 @@ def build_app(settings: GatewaySettings,
                      build_health_intake(settings, fleet_kafka, kafka_ready),
                      build_gate(settings, fleet_kafka, open_streams, kafka_ready),
                      register_schema(settings), open_streams)
+    if should_announce(settings):
+        announcer = Announcer(settings)
+        announcer.start()
+        app.extensions["edge_gateway_announcer"] = announcer
     # No reader thread: frames are read and parsed in the connection's own thread. Set here,
     # by the hosting, so that the app never imports the hosting (one direction).
     app.config["SOCK_SERVER_OPTIONS"]["thread_class"] = InlineReading

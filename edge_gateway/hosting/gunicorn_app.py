@@ -45,7 +45,11 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
 def worker_exit(_server: Any, worker: Any) -> None:
     """Flush the worker's producer so queued events are not lost at shutdown."""
     Notifier().stopping()
-    state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("edge_gateway")
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    announcer = extensions.get("edge_gateway_announcer")
+    if announcer is not None:
+        announcer.stop()  # a goodbye: agents stop using this gateway at once
+    state = extensions.get("edge_gateway")
     if state is not None:
         state.receipts.close()
         state.health.settings.stop()
