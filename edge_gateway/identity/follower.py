@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from edge_gateway.kafka_logs import kafka_logger
+from edge_gateway.limits import TokenBucket
 from ingress_common.identity_records import DeviceIdentity, decode_identity
 from ingress_common.kafka_topics import follower_config, partition_count, partition_for
 from ingress_common.log_throttle import throttled_logger
@@ -43,8 +44,19 @@ device's partition to be read (an offsets lookup and a fetch or two; docs/benchm
 issue 33). The follower rests, paused, between reads, so a short wait costs no spinning."""
 
 
+NEW_LOOKUPS_PER_S = 20.0
+NEW_LOOKUP_BURST = 40
+"""Devices not served yet are read from Kafka at most this often (a burst, then a rate):
+each costs a partition read, and made-up ids must not buy the gateway's CPU from the
+devices it serves. Past it a new device is told to retry (it does, within a second)."""
+
+
 class IdentityNotRead(Exception):
     """The device's partition could not be read in time (Kafka away or slow)."""
+
+
+class TooManyNewDevices(IdentityNotRead):
+    """Past `NEW_LOOKUPS_PER_S`: the device is not looked up now."""
 
 
 def identity_consumer_config(bootstrap_servers: str,
@@ -81,6 +93,7 @@ class IdentityFollower(threading.Thread):
         self._served: dict[int, int] = {}
         """Partition → the last request number a completed read served."""
         self._requests = 0
+        self._new_lookups = TokenBucket(NEW_LOOKUPS_PER_S, NEW_LOOKUP_BURST, clock())
         self._at_end: set[int] = set()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -103,6 +116,8 @@ class IdentityFollower(threading.Thread):
             if not self._partitions and not self._changed.wait_for(
                     lambda: self._partitions > 0, timeout_s):
                 raise IdentityNotRead("the identity topic is not readable yet")
+            if not self._new_lookups.take(now):
+                raise TooManyNewDevices("this gateway is reading many new devices at once")
             partition = partition_for(device_id, self._partitions) or 0
             self._requests += 1
             ticket = self._requests
@@ -233,7 +248,6 @@ class IdentityFollower(threading.Thread):
         self._at_end -= reread
         consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
                                        for p in sorted(reread))])
-        consumer.list_topics(self.topic, timeout=2)  # wakes the broker thread at once
 
     def _forget_stale(self) -> None:
         now = self._clock()

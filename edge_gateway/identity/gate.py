@@ -22,7 +22,7 @@ operator-signed device revoked in the console is refused as well.
 from __future__ import annotations
 
 from edge_gateway.identity.enrollment import EnrollmentDesk
-from edge_gateway.identity.follower import IdentityFollower, IdentityNotRead
+from edge_gateway.identity.follower import IdentityFollower, IdentityNotRead, TooManyNewDevices
 from ingress_common.auth import AuthError, TokenVerifier
 from ingress_common.device_keys import SelfSigned, is_self_signed, verify_self_signed
 from ingress_common.identity_records import ACCEPTED, REJECTED, REVOKED, DeviceIdentity
@@ -30,6 +30,7 @@ from ingress_common.refusals import (
     AdmissionRefused,
     DeviceRejected,
     DeviceRevoked,
+    EnrollmentBusy,
     EnrollmentPending,
     IdentityUnavailable,
     Unauthorized,
@@ -115,6 +116,8 @@ class DeviceGate:
         assert self._identities is not None
         try:
             return self._identities.lookup(device_id, self._lookup_timeout_s)
+        except TooManyNewDevices as exc:
+            raise EnrollmentBusy(f"{exc}; nothing was written, retry later") from None
         except IdentityNotRead as exc:
             raise IdentityUnavailable(f"{exc}; nothing was published, retry later") from None
 
