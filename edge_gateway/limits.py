@@ -55,13 +55,17 @@ class TokenBucket:
 
     def take(self, now: float) -> bool:
         """Spend one token; false when the bucket is empty."""
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
-        self._updated = now
-        if self._tokens < 1.0:
+        if not self.could_take(now):
             return False
         self._tokens -= 1.0
         return True
+
+    def could_take(self, now: float) -> bool:
+        """Whether a token is there now (refills, spends nothing)."""
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        self._updated = now
+        return self._tokens >= 1.0
 
 
 class ConnectionSlots:

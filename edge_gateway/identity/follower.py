@@ -138,6 +138,13 @@ class IdentityFollower(threading.Thread):
             found = self._known.get(device_id)
             return None if found is None else found[0]
 
+    def too_busy_for(self, device_id: str) -> bool:
+        """Whether a lookup of `device_id` now would be refused as one new device too many
+        (spends nothing)."""
+        with self._changed:
+            return device_id not in self._known and not self._new_lookups.could_take(
+                self._clock())
+
     def keep(self, device_id: str) -> None:
         """Serve `device_id` though the fleet has no record of it (a device admitted by an
         operator-signed token): a record written later (a revocation) is then taken."""

@@ -36,6 +36,11 @@ class Identities:
 
     def __init__(self) -> None:
         self.records: dict[str, DeviceIdentity] = {}
+        self.busy = False
+        """Reading too many new devices (the follower's rate)."""
+
+    def too_busy_for(self, device_id: str) -> bool:
+        return self.busy and device_id not in self.records
 
     def lookup(self, device_id: str, _timeout_s: float) -> DeviceIdentity | None:
         return self.records.get(device_id)
@@ -98,6 +103,16 @@ def test_the_desk_holds_its_bound_and_writes_nothing_past_it(world: Any) -> None
     with pytest.raises(EnrollmentPending):
         gate.admit(keys[3].sign_token("pi-3"))
     assert len(written) == 4
+
+
+def test_past_the_new_device_rate_a_request_is_refused_before_any_work(world: Any) -> None:
+    gate, identities, _desk, written, _clock, keys = world
+    identities.decide(keys[0], "pi-known", ACCEPTED)
+    identities.busy = True
+    with pytest.raises(EnrollmentBusy):
+        gate.admit(keys[1].sign_token("pi-new"))
+    assert written == []
+    assert gate.admit(keys[0].sign_token("pi-known")) == "pi-known"  # served: never limited
 
 
 def test_the_fleets_decision_is_kept(world: Any) -> None:
