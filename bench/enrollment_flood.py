@@ -94,9 +94,14 @@ def send_requests(base_url: str, first: int, count: int) -> Counter[str]:
     for i in range(first, first + count):
         key = DeviceKey.from_seed(os.urandom(32))
         device = f"flood-{i}"
-        reply = session.post(f"{base_url}{HEALTH_PATH}", data=sample_report(device).encode(),
-                             headers={"Authorization": f"Bearer {key.sign_token(device)}",
-                                      "Content-Type": "application/json"}, timeout=30)
+        try:
+            reply = session.post(f"{base_url}{HEALTH_PATH}",
+                                 data=sample_report(device).encode(), timeout=30,
+                                 headers={"Authorization": f"Bearer {key.sign_token(device)}",
+                                          "Content-Type": "application/json"})
+        except requests.ConnectionError:
+            answers["(connection reset)"] += 1  # the gateway may shed a flooding connection
+            continue
         answers[reply.json().get("code", str(reply.status_code))] += 1
     return answers
 
