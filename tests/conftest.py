@@ -1,4 +1,7 @@
-"""Shared fixtures: a real Tansu broker and real gateway processes on free loopback ports."""
+"""Shared by every test: the marker of tests that start real processes, the session-wide
+log audit, and a work directory. Nothing here imports Kafka or the gateway: the fixtures
+of real processes are in `tests/process_fixtures.py`, taken in by the conftests of
+tests/integration/ and tests/faults/."""
 
 from __future__ import annotations
 
@@ -7,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.broker import Broker
-from devkit.gateway_process import GatewayProcess
-from devkit.kafka_reader import KafkaReader
 from devkit.log_audit import LOG_PATHS, SECRETS, audit
-from devkit.signals import tone as tone_pcm
-from edge_gateway.settings import DEFAULT_TOPIC
-
-TOPIC = DEFAULT_TOPIC
-__all__ = ["TOPIC", "tone_pcm"]  # what the test modules import from here
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,25 +31,3 @@ def log_audit() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("procs")
-
-
-@pytest.fixture(scope="session")
-def broker(workdir: Path) -> Iterator[Broker]:
-    b = Broker(workdir).start()
-    b.create_topic(TOPIC)
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="session")
-def reader(broker: Broker) -> Iterator[KafkaReader]:
-    r = KafkaReader(broker.bootstrap, TOPIC)
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
-def gateway(broker: Broker, workdir: Path) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(workdir, broker.bootstrap, TOPIC).start()
-    yield g
-    g.stop()

@@ -12,7 +12,7 @@ import pytest
 from devkit.broker import Broker
 from devkit.fault_rig import record_accounting
 from devkit.gateway_process import GatewayProcess
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 pytestmark = pytest.mark.faults
 OUTAGE_S = 60.0

@@ -18,7 +18,7 @@ from devkit.file_send import delivered_segments, parse_send, start_send
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import ReadEvent
 from ingress_common.protocol import BYTES_PER_SECOND
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 pytestmark = pytest.mark.faults
 SECONDS = int(os.environ.get("EDGE_SEND_FILE_S", 2 * 3600))

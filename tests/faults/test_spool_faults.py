@@ -16,7 +16,7 @@ from devkit.fault_rig import events_of, record_accounting, status_value, wait_fo
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.signals import silence, utterances_with_pauses
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 pytestmark = pytest.mark.faults
 

@@ -29,7 +29,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.ports import free_port
 from devkit.signals import silence, utterances_with_pauses
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 BYTES_PER_S = 32000
 PREROLL_S = 0.3

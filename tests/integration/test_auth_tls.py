@@ -19,7 +19,7 @@ from devkit.log_audit import remember_secret
 from devkit.signals import utterances_with_pauses
 from devkit.tls import make_ca_and_server_cert
 from devkit.ws_client import RawWebSocket, frames_of, stream_utterance
-from tests.conftest import TOPIC, tone_pcm
+from tests.process_fixtures import TOPIC, tone_pcm
 
 ORIGIN = "https://edge-box.example"
 

@@ -14,7 +14,7 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import RawWebSocket, StreamResult, frames_of, stream_utterance
-from tests.conftest import TOPIC, tone_pcm
+from tests.process_fixtures import TOPIC, tone_pcm
 
 PUBLISH_TIMEOUT_S = 3.0
 

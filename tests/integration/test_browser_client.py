@@ -21,7 +21,7 @@ from devkit.log_audit import remember_secret
 from devkit.signals import dominant_frequency, tone
 from edge_gateway.provisioning import generate_key_pair, issue_token
 from ingress_common.wav import wav_to_pcm
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 RECORD_S = 2.0

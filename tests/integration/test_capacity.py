@@ -10,7 +10,7 @@ from devkit.health_reports import sample_report
 from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import RawWebSocket
 from ingress_common.health import HEALTH_PATH
-from tests.conftest import tone_pcm
+from tests.process_fixtures import tone_pcm
 
 CLIENTS = 12
 

@@ -29,7 +29,7 @@ from devkit.signals import tone
 from devkit.waiting import wait_for
 from devkit.ws_client import RawWebSocket
 from ingress_common.wav import wav_to_pcm
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 SUBJECT = f"{TOPIC}-value"
 PCM = tone(1.0, 440)

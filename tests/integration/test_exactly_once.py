@@ -22,7 +22,7 @@ from devkit.tcp_proxy import TcpProxy
 from devkit.ws_client import RawWebSocket
 from edge_gateway.receipts.follower import REFRESH_S
 from ingress_common.client import ClientOptions, Refused, send_utterance
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 PCM = tone(2.0, 440)
 

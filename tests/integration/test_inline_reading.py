@@ -15,7 +15,7 @@ from wsproto.events import BytesMessage
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.ws_client import RawWebSocket
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 OPEN_STREAMS = 6
 

@@ -16,7 +16,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.waiting import wait_for
 from devkit.ws_client import RawWebSocket, StreamResult, stream_utterance
-from tests.conftest import TOPIC, tone_pcm
+from tests.process_fixtures import TOPIC, tone_pcm
 
 ORIGIN = "https://good.example"
 HEADER_TIMEOUT_S = 2.0

@@ -17,7 +17,7 @@ from devkit.kafka_reader import KafkaReader
 from devkit.segments import new_segment_id, records_of, send_segment
 from devkit.signals import tone
 from devkit.waiting import wait_for
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 BOOK = {"GATEWAY_RECEIPT_MAX_ENTRIES": "20"}
 OTHERS = 60

@@ -11,7 +11,7 @@ from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import frames_of, stream_utterance
 from edge_gateway.limits import DEFAULT_MAX_BUFFER_BYTES
 from ingress_common.wav import wav_to_pcm
-from tests.conftest import TOPIC, tone_pcm
+from tests.process_fixtures import TOPIC, tone_pcm
 
 
 def sha(data: bytes) -> str:

@@ -12,7 +12,7 @@ from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
 from devkit.ws_client import RawWebSocket, frames_of, stream_utterance
-from tests.conftest import TOPIC, tone_pcm
+from tests.process_fixtures import TOPIC, tone_pcm
 
 
 @pytest.fixture(scope="module")

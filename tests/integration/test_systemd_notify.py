@@ -14,7 +14,7 @@ from devkit.agent_process import AgentProcess, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.signals import speech_like_pcm
-from tests.conftest import TOPIC
+from tests.process_fixtures import TOPIC
 
 
 class FakeSystemd:
