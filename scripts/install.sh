@@ -29,9 +29,31 @@ unit_dir="$ROOT/etc/systemd/system"
 
 [[ "$extras" == *agent* && "${FRONT_END:-0}" = 1 ]] && extras="$extras,front-end"
 
+# What a fresh Debian box lacks, from apt (an update first, only when something is missing):
+# venv (ensurepip) always; for the agent the headers and compiler pyalsaaudio builds with
+# (it has no wheel anywhere). On armhf, where PyPI has no numpy wheel, Debian's numpy is
+# used (a venv with the system's site packages) instead of compiling it for tens of minutes.
+arch=$(dpkg --print-architecture 2>/dev/null || echo unknown)
+apt_packages=(python3 python3-venv)
+venv_options=()
+if [[ "$extras" == *agent* ]]; then
+  apt_packages+=(python3-dev gcc libasound2-dev)
+  if [ "$arch" = armhf ]; then
+    apt_packages+=(g++ python3-numpy)
+    venv_options+=(--system-site-packages)
+  fi
+fi
 if [ "${INSTALL_VENV:-1}" = 1 ]; then
-  [[ "$extras" == *agent* ]] && { dpkg -s libasound2-dev >/dev/null 2>&1 || apt-get install -y libasound2-dev gcc; }
-  python3 -m venv "$prefix"
+  missing=()
+  for package in "${apt_packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    echo "install: installing ${missing[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  python3 -m venv "${venv_options[@]}" "$prefix"
   "$prefix/bin/pip" install -q --upgrade pip
   "$prefix/bin/pip" install -q ".[${extras}]"
 fi
