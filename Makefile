@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo console test lint bench faults clean
+.PHONY: demo console test lint bench faults pi pi-tools clean
 
 demo: $(VENV)/.installed   # ASR=1 installs the recognizer first: each event's transcript is printed
 	$(if $(ASR),$(VENV)/bin/pip install -q -e '.[asr]')
@@ -42,6 +42,13 @@ bench: $(VENV)/.installed   # about an hour: gateway scenarios and profile, agen
 faults: $(VENV)/.installed   # the fault suite, plus 1,000 utterances back to back
 	$(PY) -m pytest -s -m faults tests/faults
 	EDGE_BACK_TO_BACK_UTTERANCES=1000 $(PY) -m pytest -s tests/integration/test_back_to_back.py
+
+pi: $(VENV)/.installed pi-tools   # the agent installed, unit-tested and sending on arm64 and armhf Debian (qemu chroots, cached)
+	$(PY) -m devkit.pi_check --arch arm64 --arch armhf
+
+pi-tools:
+	@command -v debootstrap >/dev/null && command -v qemu-aarch64-static >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap qemu-user-static binfmt-support)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc libasound2-dev libasound2-plugins alsa-utils espeak-ng sox systemd systemd-container strace iproute2)
+APT_PACKAGES=(gcc libasound2-dev libasound2-plugins alsa-utils espeak-ng sox systemd systemd-container strace iproute2 valgrind)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
