@@ -28,9 +28,15 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from ingress_common.pcm import duration_ms
-from ingress_common.protocol import Connected, Published, encode_server, parse_client_text
+from ingress_common.protocol import (
+    Connected,
+    Published,
+    Start,
+    encode_server,
+    parse_client_text,
+)
 
-LIMITS = {"max_buffer_bytes": 1_470_000, "max_frame_bytes": 65_536, "idle_timeout_s": 10,
+LIMITS: dict[str, float] = {"max_buffer_bytes": 1_470_000, "max_frame_bytes": 65_536, "idle_timeout_s": 10,
           "session_timeout_s": 60}
 _OFFSETS = itertools.count()
 
@@ -55,9 +61,9 @@ def _serve(conn: socket.socket) -> None:
                     audio_bytes += len(event.data)
                 elif isinstance(event, TextMessage):
                     message = parse_client_text(event.data)
-                    if getattr(message, "segment_id", None) is not None:
-                        segment_id = message.segment_id  # type: ignore[union-attr]
-                    if type(message).__name__ == "Done":
+                    if isinstance(message, Start):
+                        segment_id = message.segment_id
+                    else:  # done
                         out += ws.send(TextMessage(encode_server(Published(
                             correlation_id, "sink", 0, next(_OFFSETS), audio_bytes,
                             duration_ms(audio_bytes), segment_id))))
