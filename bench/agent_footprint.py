@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.agent_instructions import measure
 from devkit.agent_process import AgentProcess, write_wav
 from devkit.alsa_fixture import FixtureDevice, alsa_env
 from devkit.audio_analysis import encode_frames, samples_of
@@ -62,11 +63,25 @@ def one_run(workdir: Path, gateway: GatewayProcess, source: str, run: str, perio
             "threads": watch.threads, "segments": float(str(acked))}
 
 
+INSTRUCTIONS_OF = {
+    "16 kHz mono, default": "default",
+    "16 kHz mono, energy only": "energy only",
+    "16 kHz mono, + ns 2 agc 3": "+ ns 2 agc 3",
+    "16 kHz mono, + micro-vad": "+ micro-vad",
+    "48 kHz stereo, default": "48 kHz stereo, default",
+    "48 kHz stereo, + ns 2 agc 3 + micro-vad": "48 kHz stereo, + ns 2 agc 3 + micro-vad",
+}
+"""Each configuration here, by its name in bench.agent_instructions (the same settings)."""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--period-ms", type=int, default=100, help="the capture period")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each configuration's instructions per audio-second "
+                             "(bench.agent_instructions, callgrind; about ten minutes)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     count = max(1, int(args.seconds / 5))
@@ -117,6 +132,10 @@ def main() -> int:
             values = [r[key] for r in runs]
             cells.append(f"{statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})")
         print(f"| {label} | {' | '.join(cells)} |")
+    if args.instructions:
+        counts = measure(list(INSTRUCTIONS_OF.values()), 10.0, 40.0)
+        cells = [f"{counts[INSTRUCTIONS_OF[name]].per_audio_second / 1e6:.1f}" for name in results]
+        print(f"| million instructions per audio-second (callgrind) | {' | '.join(cells)} |")
     return 0
 
 
