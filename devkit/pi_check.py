@@ -135,10 +135,25 @@ def mounted(where: Path) -> Iterator[None]:
             subprocess.run(["mount", *options, source, str(where / target)], check=True)
             points.append(where / target)
         shutil.copyfile("/etc/resolv.conf", where / "etc/resolv.conf")
+        trust_what_this_host_trusts(where)
         yield
     finally:
         for point in reversed(points):
             subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def trust_what_this_host_trusts(where: Path) -> None:
+    """The host's own added certificate authorities (a TLS-inspecting proxy's, say) in the
+    chroot too, so that pip and apt there reach what they reach here."""
+    local = Path("/usr/local/share/ca-certificates")
+    added = list(local.glob("*.crt")) if local.is_dir() else []
+    if not added:
+        return
+    target = where / "usr/local/share/ca-certificates"
+    target.mkdir(parents=True, exist_ok=True)
+    for certificate in added:
+        shutil.copyfile(certificate, target / certificate.name)
+    subprocess.run(in_chroot(where, "update-ca-certificates"), capture_output=True, timeout=600)
 
 
 def copy_checkout(where: Path) -> None:
