@@ -4,8 +4,10 @@ bookworm, as on a Raspberry Pi (issue 34), in chroots run by qemu-user.
     python -m devkit.pi_check --arch arm64 --arch armhf
 
 For each architecture:
-1. A Debian bookworm chroot (debootstrap, minbase), built once and kept in `--cache`
-   (`/var/cache/edge-pi/ARCH` by default); qemu-user-static runs its binaries (binfmt).
+1. A Debian bookworm chroot (debootstrap, minbase), built once and kept pristine in
+   `--cache` (`/var/cache/edge-pi/ARCH` by default); each run works in a fresh copy of it
+   (`ARCH-run`), so every install is a fresh box's first. qemu-user-static runs its
+   binaries (binfmt).
 2. This checkout's committed tree (`git archive HEAD`) goes to `/src` in it, and
    `scripts/install.sh agent` runs there as a newcomer runs it on a fresh box: apt, venv,
    pip. Its time and the venv's size are taken.
@@ -208,15 +210,22 @@ def send_speech(arch: str, where: Path, log: Path) -> Step:
         broker.stop()
 
 
+def fresh_copy(pristine: Path, log: Path) -> Path:
+    """A copy of the pristine chroot to install into: every run is a fresh box's first."""
+    where = pristine.with_name(f"{pristine.name}-run")
+    shutil.rmtree(where, ignore_errors=True)
+    run(["cp", "-a", str(pristine), str(where)], 1800, log)
+    return where
+
+
 def check(arch: str, cache: Path, log: Path) -> list[Step]:
     enable_binfmt(arch)
-    where = cache / arch
-    steps = [ensure_chroot(arch, where, log)]
+    steps = [ensure_chroot(arch, cache / arch, log)]
     if not steps[-1].ok:
         return steps
+    where = fresh_copy(cache / arch, log)
     with mounted(where):
         copy_checkout(where)
-        shutil.rmtree(where / "opt/edge-audio-ingress", ignore_errors=True)
         ok, seconds, tail = run(in_chroot(where, "cd /src && ROOT= SYSTEMCTL=true "
                                                  "bash scripts/install.sh agent"), 5400, log)
         size = subprocess.run(["du", "-sm", str(where / "opt/edge-audio-ingress")],
