@@ -89,13 +89,16 @@ def _write_wav48(path: Path, frames: np.ndarray) -> None:
         out.writeframes(frames.astype("<i2").tobytes())
 
 
-def count(wav: Path, settings: dict[str, str], url: str, out: Path) -> int:
-    """Instructions of one agent run over `wav`, to its end."""
-    env = {**os.environ, "AGENT_HEALTH_INTERVAL_S": "0", "AGENT_STATUS_INTERVAL_S": "3600",
+def count(wav: Path, settings: dict[str, str], url: str, out: Path, paced: bool = False) -> int:
+    """Instructions of one agent run over `wav`, to its end. `paced`: the file is played in
+    real time (`wav-paced:`), with health reports on, as a microphone would be heard."""
+    quiet = {} if paced else {"AGENT_HEALTH_INTERVAL_S": "0"}
+    env = {**os.environ, **quiet, "AGENT_STATUS_INTERVAL_S": "3600",
            "AGENT_RETRY_BASE_S": "0.2", "AGENT_RETRY_CAP_S": "1", **settings}
+    source = f"{'wav-paced' if paced else 'wav'}:{wav}"
     done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                            sys.executable, "-m", "device_agent", "run", "--until-drained",
-                           "--gateway-url", url, "--source", f"wav:{wav}",
+                           "--gateway-url", url, "--source", source,
                            "--device-id", "counted"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     found = COLLECTED.findall(done.stderr)
@@ -106,7 +109,8 @@ def count(wav: Path, settings: dict[str, str], url: str, out: Path) -> int:
     return int(found[-1])
 
 
-def measure(names: list[str], short_s: float, long_s: float) -> dict[str, Count]:
+def measure(names: list[str], short_s: float, long_s: float,
+            paced: bool = False) -> dict[str, Count]:
     workdir = Path(tempfile.mkdtemp(prefix="agent-instructions-"))
     port = free_port()
     sink = ChildProcess([sys.executable, "-m", "devkit.ws_sink", str(port)],
@@ -117,20 +121,21 @@ def measure(names: list[str], short_s: float, long_s: float) -> dict[str, Count]
         counts = {}
         for name in names:
             rate, settings = CONFIGURATIONS[name]
-            counts[name] = Count(count(short[rate], settings, url, workdir / "cg.out"),
-                                 count(long[rate], settings, url, workdir / "cg.out"),
+            counts[name] = Count(count(short[rate], settings, url, workdir / "cg.out", paced),
+                                 count(long[rate], settings, url, workdir / "cg.out", paced),
                                  long_s - short_s)
         return counts
     finally:
         sink.stop()
 
 
-def report(counts: dict[str, Count], short_s: float, long_s: float) -> str:
+def report(counts: dict[str, Count], short_s: float, long_s: float, paced: bool = False) -> str:
     rows = "\n".join(f"| {name} | {c.per_audio_second / 1e6:.1f} | {c.short / 1e6:.0f} | "
                      f"{c.long / 1e6:.0f} |" for name, c in counts.items())
     return (f"# Agent instructions per audio-second, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-            f"`python -m bench.agent_instructions` (callgrind; {short_s:g} s and {long_s:g} s "
-            f"of the same speech; x86-64)\n\n"
+            f"`python -m bench.agent_instructions{' --paced' if paced else ''}` (callgrind; "
+            f"{short_s:g} s and {long_s:g} s of the same speech"
+            f"{', played in real time, health reports on' if paced else ''}; x86-64)\n\n"
             f"| configuration | million instructions per audio-second | run on {short_s:g} s "
             f"(million) | run on {long_s:g} s (million) |\n|---|---|---|---|\n{rows}\n")
 
@@ -140,11 +145,14 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=sorted(CONFIGURATIONS))
     parser.add_argument("--short-s", type=float, default=10.0)
     parser.add_argument("--long-s", type=float, default=40.0)
+    parser.add_argument("--paced", action="store_true",
+                        help="play the file in real time, health reports on: what a running "
+                             "agent spends per second, idle work included")
     parser.add_argument("--write-baseline", action="store_true",
                         help="store the default configuration's count as the baseline")
     args = parser.parse_args()
-    counts = measure(args.only or list(CONFIGURATIONS), args.short_s, args.long_s)
-    text = report(counts, args.short_s, args.long_s)
+    counts = measure(args.only or list(CONFIGURATIONS), args.short_s, args.long_s, args.paced)
+    text = report(counts, args.short_s, args.long_s, args.paced)
     print(text)
     print(write_report("agent-instructions", text))
     if args.write_baseline:
