@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def test_the_sample_format_preference_and_what_is_refused() -> None:
         accept(16000, 2, "S16_LE", "S16_LE", ChannelPolicy.parse("3"))
 
 
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox makes the 24-bit WAV")
 def test_a_24_bit_stereo_extensible_wav_reads_and_converts(tmp_path: Path) -> None:
     wav = tmp_path / "tone.wav"
     subprocess.run(["sox", "-n", "-r", "22050", "-c", "2", "-b", "24", str(wav),

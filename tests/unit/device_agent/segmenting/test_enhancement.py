@@ -1,6 +1,9 @@
 import numpy as np
+import pytest
 
 from device_agent.segmenting.enhancement import FRAME_BYTES, EnhancementConfig, Enhancer
+
+pytest.importorskip("webrtc_noise_gain", reason="the front-end extra is not installed")
 
 
 def test_enhancement_streams_whole_frames_and_keeps_the_rest() -> None:
