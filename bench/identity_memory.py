@@ -49,7 +49,7 @@ def main() -> None:
         follower = IdentityFollower({}, "speech.devices.identity", args.devices + 1, 1e9)
         for device, value in zip(ids, values, strict=True):
             follower.keep(device)
-            follower._take(device.encode(), value)  # noqa: SLF001 - as the thread takes it
+            follower.take(device, value)  # as the follower thread takes it
         return follower
 
     asking = [SelfSigned(i, k.thumbprint, k.jwk, {"hostname": "kitchen", "agent_version":

@@ -20,30 +20,23 @@ REFRESH_S plus a fetch.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
-
+from edge_gateway.device_partitions import DevicePartitionFollower
 from edge_gateway.kafka_logs import kafka_logger
 from edge_gateway.limits import TokenBucket
 from ingress_common.identity_records import DeviceIdentity, decode_identity
-from ingress_common.kafka_topics import follower_config, partition_count, partition_for
-from ingress_common.log_throttle import throttled_logger
+from ingress_common.kafka_topics import follower_config
 
-_LOGGER = throttled_logger(__name__)
 POLL_S = 0.2
-RETRY_S = 1.0
 REFRESH_S = 1.0
 """An operator's decision (a revocation) is read within this plus a fetch."""
 FETCH_WAIT_MS = 5
 """How long the broker may hold an empty fetch: short, because a connection waits for its
 device's partition to be read (an offsets lookup and a fetch or two; docs/benchmarks.md,
 issue 33). The follower rests, paused, between reads, so a short wait costs no spinning."""
-
-
 NEW_LOOKUPS_PER_S = 20.0
 NEW_LOOKUP_BURST = 40
 """Devices not served yet are read from Kafka at most this often (a burst, then a rate):
@@ -61,44 +54,35 @@ class TooManyNewDevices(IdentityNotRead):
 
 def identity_consumer_config(bootstrap_servers: str,
                              passthrough: Mapping[str, str]) -> dict[str, object]:
-    return {**follower_config(bootstrap_servers, "edge-gateway-identity", FETCH_WAIT_MS, passthrough),
+    return {**follower_config(bootstrap_servers, "edge-gateway-identity", FETCH_WAIT_MS,
+                              passthrough),
             "logger": kafka_logger("identity-follower")}
 
 
-class IdentityFollower(threading.Thread):
+Changed = Callable[[DeviceIdentity | None, DeviceIdentity], None]
+
+
+class IdentityFollower(DevicePartitionFollower):
     def __init__(self, config: dict[str, object], topic: str, max_devices: int, idle_s: float,
-                 on_change: Callable[[DeviceIdentity | None, DeviceIdentity], None] = lambda _b, _a: None,
+                 on_change: Changed = lambda _before, _after: None,
                  prepare: Callable[[], None] = lambda: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(name="identity-follower", daemon=True)
-        self._config = config
-        self.topic = topic
+        super().__init__("identity-follower", config, topic, prepare, POLL_S, REFRESH_S)
         self._max_devices = max_devices
         self._idle_s = idle_s
         self._on_change = on_change
-        self._prepare = prepare
         self._clock = clock
-        self._changed = threading.Condition()
-        """Guards everything below; notified when a partition read ends."""
         self._known: OrderedDict[str, tuple[DeviceIdentity | None, float]] = OrderedDict()
         """Devices served here: their record (None: admitted without one, by an operator's
         token), and when they were last seen."""
         self._asking: dict[str, int] = {}
         """Devices being looked up, with how many lookups wait for each."""
-        self._partitions = 0
-        self._followed: set[int] = set()
-        self._reread: set[int] = set()
         self._reading: dict[int, int] = {}
         """Partition → the request number its current read from the beginning serves."""
         self._served: dict[int, int] = {}
         """Partition → the last request number a completed read served."""
         self._requests = 0
         self._new_lookups = TokenBucket(NEW_LOOKUPS_PER_S, NEW_LOOKUP_BURST, clock())
-        self._at_end: set[int] = set()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self.ready = threading.Event()
-        self.rounds = 0
 
     # the request threads' side
 
@@ -107,26 +91,24 @@ class IdentityFollower(threading.Thread):
         at once; another is read from its partition first, waiting at most `timeout_s`
         (IdentityNotRead past it)."""
         deadline = self._clock() + timeout_s
-        with self._changed:
+        with self._guard:
             now = self._clock()
             known = self._known.pop(device_id, None)
             if known is not None:
                 self._known[device_id] = (known[0], now)
                 return known[0]
-            if not self._partitions and not self._changed.wait_for(
-                    lambda: self._partitions > 0, timeout_s):
+            if not self.ready.is_set() and not self._guard.wait_for(self.ready.is_set,
+                                                                    timeout_s):
                 raise IdentityNotRead("the identity topic is not readable yet")
             if not self._new_lookups.take(now):
                 raise TooManyNewDevices("this gateway is reading many new devices at once")
-            partition = partition_for(device_id, self._partitions) or 0
             self._requests += 1
             ticket = self._requests
             self._asking[device_id] = self._asking.get(device_id, 0) + 1
-            self._reread.add(partition)
-            self._wake.set()
+            partition = self.ask_for(device_id)
             try:
-                done = self._changed.wait_for(
-                    lambda: self._served.get(partition, 0) >= ticket,
+                done = self._guard.wait_for(
+                    lambda: self._served.get(partition or 0, 0) >= ticket,
                     max(0.0, deadline - self._clock()))
             finally:
                 self._asking[device_id] -= 1
@@ -134,127 +116,56 @@ class IdentityFollower(threading.Thread):
                     del self._asking[device_id]
             if not done:
                 raise IdentityNotRead(f"the identity topic {self.topic} was not read in "
-                                          f"{timeout_s:g} s")
+                                      f"{timeout_s:g} s")
             found = self._known.get(device_id)
             return None if found is None else found[0]
 
     def too_busy_for(self, device_id: str) -> bool:
         """Whether a lookup of `device_id` now would be refused as one new device too many
         (spends nothing)."""
-        with self._changed:
+        with self._guard:
             return device_id not in self._known and not self._new_lookups.could_take(
                 self._clock())
 
     def keep(self, device_id: str) -> None:
         """Serve `device_id` though the fleet has no record of it (a device admitted by an
         operator-signed token): a record written later (a revocation) is then taken."""
-        with self._changed:
+        with self._guard:
             if device_id not in self._known:
                 self._known[device_id] = (None, self._clock())
                 self._forget_stale()
 
     @property
     def devices(self) -> int:
-        with self._changed:
+        with self._guard:
             return len(self._known)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
 
     # the follower thread's side
 
-    def run(self) -> None:
-        consumer = None
-        while not self._stopping.is_set():
-            try:
-                if consumer is None:
-                    self._prepare()
-                    consumer = Consumer(self._config)
-                    self._learn_partitions(consumer)
-                self._follow(consumer)
-            except KafkaException as exc:
-                _LOGGER.warning("identity topic %s: %s; retrying", self.topic, exc)
-                self._stopping.wait(RETRY_S)
-        if consumer is not None:
-            consumer.close()
+    def served_ids(self) -> Iterable[str]:
+        return list(self._known)
 
-    def _learn_partitions(self, consumer: Consumer) -> None:
-        count = partition_count(consumer, self.topic, 10)
-        with self._changed:
-            self._partitions = count
-            self._reread |= {partition_for(d, count) or 0 for d in self._known}
-            self._changed.notify_all()
-        self.ready.set()
+    def reading_started(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self._reading[partition] = self._requests
 
-    def _follow(self, consumer: Consumer) -> None:
-        with self._changed:
-            reread, self._reread = self._reread, set()
-            for partition in reread:
-                self._reading[partition] = self._requests
-        if reread:
-            self._reassign(consumer, reread)
-        if not self._followed:
-            self._wake.wait(POLL_S)
-            self._wake.clear()
-            return
-        msg = consumer.poll(POLL_S)
-        if msg is None:
-            return
-        error = msg.error()
-        partition = msg.partition() or 0
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                self._reached_end(partition)
-                if self._at_end >= self._followed:
-                    self._rest(consumer)
-            else:  # a broker away answers at once: do not spin on its errors
-                _LOGGER.warning("identity topic %s: %s", self.topic, error.str())
-                self._stopping.wait(RETRY_S)
-            return
-        self._at_end.discard(partition)
-        self._take(msg.key(), msg.value())
+    def partition_read(self, partition: int) -> None:
+        ticket = self._reading.pop(partition, None)
+        if ticket is not None:
+            self._served[partition] = max(self._served.get(partition, 0), ticket)
+            self._guard.notify_all()
 
-    def _take(self, raw_key: bytes | None, value: bytes | None) -> None:
-        key = (raw_key or b"").decode(errors="replace")
-        with self._changed:
+    def take(self, key: str, value: bytes | None) -> None:
+        with self._guard:
             if value is None or (key not in self._known and key not in self._asking):
                 return
         identity = decode_identity(value)
-        with self._changed:
+        with self._guard:
             before = self._known.pop(key, None)
             self._known[key] = (identity, self._clock() if before is None else before[1])
             self._forget_stale()
         if before is not None and before[0] != identity:
             self._on_change(before[0], identity)
-
-    def _reached_end(self, partition: int) -> None:
-        self._at_end.add(partition)
-        with self._changed:
-            ticket = self._reading.pop(partition, None)
-            if ticket is not None:
-                self._served[partition] = max(self._served.get(partition, 0), ticket)
-                self._changed.notify_all()
-
-    def _rest(self, consumer: Consumer) -> None:
-        """Everything read: pause until REFRESH_S passed or a lookup needs a partition."""
-        self.rounds += 1
-        assignment = consumer.assignment()
-        consumer.pause(assignment)
-        self._wake.wait(REFRESH_S)
-        self._wake.clear()
-        self._at_end.clear()
-        consumer.resume(assignment)
-        consumer.list_topics(self.topic, timeout=2)  # wakes the broker thread at once
-
-    def _reassign(self, consumer: Consumer, reread: set[int]) -> None:
-        """Read `reread` from the beginning; the others go on from where they are."""
-        kept = [TopicPartition(self.topic, p) for p in sorted(self._followed - reread)]
-        positions = consumer.position(kept) if kept else []
-        self._followed |= reread
-        self._at_end -= reread
-        consumer.assign([*positions, *(TopicPartition(self.topic, p, OFFSET_BEGINNING)
-                                       for p in sorted(reread))])
 
     def _forget_stale(self) -> None:
         now = self._clock()
