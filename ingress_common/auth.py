@@ -37,6 +37,33 @@ class AuthError(Exception):
     """The request carries no acceptable token. The message is safe to show the client."""
 
 
+class BadSignature(AuthError):
+    """The token is not signed by the key it was checked with (another key may fit)."""
+
+
+def decode_checked(token: str, key: Any, algorithms: list[str], audience: str,
+                   issuer: str | None = None, leeway_s: float = 30.0) -> dict[str, Any]:
+    """The token's claims, checked with `key`: signature, `exp`, `sub`, `aud` (and `iss`
+    when given). Every failure is an AuthError that names the check, never the token."""
+    import jwt
+
+    try:
+        claims: dict[str, Any] = jwt.decode(token, key, algorithms=algorithms,
+                                            audience=audience, issuer=issuer, leeway=leeway_s,
+                                            options={"require": ["exp", "sub", "aud"]})
+    except jwt.InvalidSignatureError:
+        raise BadSignature("token signature not valid") from None
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired") from None
+    except jwt.InvalidAudienceError:
+        raise AuthError("token audience not accepted") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthError(f"token lacks the {exc.claim} claim") from None
+    except jwt.PyJWTError:
+        raise AuthError("token not valid") from None
+    return claims
+
+
 @dataclass(frozen=True)
 class Device:
     device_id: str
@@ -89,20 +116,10 @@ class TokenVerifier:
                       else self._keys or list(self._keys_by_kid.values()))
         for key in candidates:
             try:
-                claims = jwt.decode(token, key, algorithms=list(self.algorithms),
-                                    audience=self.audience, issuer=self.issuer,
-                                    leeway=self.leeway_s,
-                                    options={"require": ["exp", "sub", "aud"]})
-            except jwt.InvalidSignatureError:
+                claims = decode_checked(token, key, list(self.algorithms), self.audience,
+                                        self.issuer, self.leeway_s)
+            except BadSignature:
                 continue
-            except jwt.ExpiredSignatureError:
-                raise AuthError("token expired") from None
-            except jwt.InvalidAudienceError:
-                raise AuthError("token audience not accepted") from None
-            except jwt.MissingRequiredClaimError as exc:
-                raise AuthError(f"token lacks the {exc.claim} claim") from None
-            except jwt.PyJWTError:
-                raise AuthError("token not valid") from None
             subject = str(claims["sub"]).strip()
             if not subject:
                 raise AuthError("token has an empty sub")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingress_common.auth import DEVICE_AUDIENCE, AuthError
+from ingress_common.auth import DEVICE_AUDIENCE, AuthError, decode_checked
 from ingress_common.identifiers import is_id
 
 MAX_LIFETIME_S = 300
@@ -170,19 +170,7 @@ def verify_self_signed(token: str, audience: str = DEVICE_AUDIENCE,
         key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
     except ValueError:
         raise AuthError("the token's jwk is not an Ed25519 public key") from None
-    try:
-        claims = jwt.decode(token, key, algorithms=["EdDSA"], audience=audience,
-                            leeway=LEEWAY_S, options={"require": ["exp", "sub", "aud"]})
-    except jwt.ExpiredSignatureError:
-        raise AuthError("token expired") from None
-    except jwt.InvalidAudienceError:
-        raise AuthError("token audience not accepted") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise AuthError(f"token lacks the {exc.claim} claim") from None
-    except jwt.InvalidSignatureError:
-        raise AuthError("token signature not valid") from None
-    except jwt.PyJWTError:
-        raise AuthError("token not valid") from None
+    claims = decode_checked(token, key, ["EdDSA"], audience, leeway_s=LEEWAY_S)
     current = time.time() if now is None else now
     if float(claims["exp"]) > current + MAX_LIFETIME_S + LEEWAY_S:
         raise AuthError(f"a self-signed token may live {MAX_LIFETIME_S} s at most")
