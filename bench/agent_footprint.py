@@ -65,6 +65,7 @@ def one_run(workdir: Path, gateway: GatewayProcess, source: str, run: str, perio
 
 INSTRUCTIONS_OF = {
     "16 kHz mono, default": "default",
+    "16 kHz mono, default, own key": "default",
     "16 kHz mono, energy only": "energy only",
     "16 kHz mono, + ns 2 agc 3": "+ ns 2 agc 3",
     "16 kHz mono, + micro-vad": "+ micro-vad",
@@ -102,6 +103,8 @@ def main() -> int:
         return mic_[0], {**mic_[1], **settings}, mic_[2]
     mics = {
         "16 kHz mono, default": wav16,
+        "16 kHz mono, default, own key": configured(
+            wav16, {"AGENT_KEY_FILE": str(workdir / "device.key")}),
         "16 kHz mono, energy only": configured(wav16, {"AGENT_DETECTOR": "energy"}),
         "16 kHz mono, + ns 2 agc 3": configured(wav16, enhanced),
         "16 kHz mono, + micro-vad": configured(wav16, micro),
