@@ -33,14 +33,14 @@ unit_dir="$ROOT/etc/systemd/system"
 # venv (ensurepip) always; for the agent the headers and compiler pyalsaaudio builds with
 # (it has no wheel anywhere). On armhf, where PyPI has no wheel of numpy or PyNaCl, Debian's
 # are used (a venv with the system's site packages) instead of compiling them (numpy for
-# tens of minutes; PyNaCl with its own libsodium and cffi).
+# tens of minutes; PyNaCl with its own libsodium, and the cffi it needs).
 arch=$(dpkg --print-architecture 2>/dev/null || echo unknown)
 apt_packages=(python3 python3-venv)
 venv_options=()
 if [[ "$extras" == *agent* ]]; then
   apt_packages+=(python3-dev gcc libasound2-dev)
   if [ "$arch" = armhf ]; then
-    apt_packages+=(g++ python3-numpy python3-nacl)
+    apt_packages+=(g++ python3-numpy python3-nacl python3-cffi)
     venv_options+=(--system-site-packages)
   fi
 fi
