@@ -89,18 +89,21 @@ def _write_wav48(path: Path, frames: np.ndarray) -> None:
         out.writeframes(frames.astype("<i2").tobytes())
 
 
-def count(wav: Path, settings: dict[str, str], url: str, out: Path, paced: bool = False) -> int:
+def count(wav: Path, settings: dict[str, str], url: str, out: Path, paced: bool = False,
+          checkout: Path = ROOT) -> int:
     """Instructions of one agent run over `wav`, to its end. `paced`: the file is played in
-    real time (`wav-paced:`), with health reports on, as a microphone would be heard."""
+    real time (`wav-paced:`), with health reports on, as a microphone would be heard.
+    `checkout`: the agent of another checkout (an earlier commit's, to compare)."""
     quiet = {} if paced else {"AGENT_HEALTH_INTERVAL_S": "0"}
     env = {**os.environ, **quiet, "AGENT_STATUS_INTERVAL_S": "3600",
-           "AGENT_RETRY_BASE_S": "0.2", "AGENT_RETRY_CAP_S": "1", **settings}
+           "AGENT_RETRY_BASE_S": "0.2", "AGENT_RETRY_CAP_S": "1", "PYTHONPATH": str(checkout),
+           **settings}
     source = f"{'wav-paced' if paced else 'wav'}:{wav}"
     done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                            sys.executable, "-m", "device_agent", "run", "--until-drained",
                            "--gateway-url", url, "--source", source,
                            "--device-id", "counted"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+                          env=env, cwd=checkout, capture_output=True, text=True, timeout=3600)
     found = COLLECTED.findall(done.stderr)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"the agent under callgrind failed ({done.returncode}):\n"
@@ -110,7 +113,7 @@ def count(wav: Path, settings: dict[str, str], url: str, out: Path, paced: bool 
 
 
 def measure(names: list[str], short_s: float, long_s: float,
-            paced: bool = False) -> dict[str, Count]:
+            paced: bool = False, checkout: Path = ROOT) -> dict[str, Count]:
     workdir = Path(tempfile.mkdtemp(prefix="agent-instructions-"))
     port = free_port()
     sink = ChildProcess([sys.executable, "-m", "devkit.ws_sink", str(port)],
@@ -121,9 +124,10 @@ def measure(names: list[str], short_s: float, long_s: float,
         counts = {}
         for name in names:
             rate, settings = CONFIGURATIONS[name]
-            counts[name] = Count(count(short[rate], settings, url, workdir / "cg.out", paced),
-                                 count(long[rate], settings, url, workdir / "cg.out", paced),
-                                 long_s - short_s)
+            counts[name] = Count(
+                count(short[rate], settings, url, workdir / "cg.out", paced, checkout),
+                count(long[rate], settings, url, workdir / "cg.out", paced, checkout),
+                long_s - short_s)
         return counts
     finally:
         sink.stop()
@@ -148,10 +152,14 @@ def main() -> int:
     parser.add_argument("--paced", action="store_true",
                         help="play the file in real time, health reports on: what a running "
                              "agent spends per second, idle work included")
+    parser.add_argument("--checkout", type=Path, default=ROOT,
+                        help="count the agent of another checkout (a worktree of an earlier "
+                             "commit) instead of this one")
     parser.add_argument("--write-baseline", action="store_true",
                         help="store the default configuration's count as the baseline")
     args = parser.parse_args()
-    counts = measure(args.only or list(CONFIGURATIONS), args.short_s, args.long_s, args.paced)
+    counts = measure(args.only or list(CONFIGURATIONS), args.short_s, args.long_s, args.paced,
+                     args.checkout)
     text = report(counts, args.short_s, args.long_s, args.paced)
     print(text)
     print(write_report("agent-instructions", text))
