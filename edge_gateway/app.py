@@ -31,7 +31,6 @@ from ingress_common.health import HEALTH_PATH, MAX_REPORT_BYTES
 from ingress_common.protocol import Error, encode_server
 from ingress_common.refusals import (
     AdmissionRefused,
-    EnrollmentPending,
     InternalError,
     OriginForbidden,
     OverCapacity,
@@ -42,10 +41,6 @@ from ingress_common.refusals import (
 
 _LOGGER = logging.getLogger(__name__)
 AUDIO_ENDPOINT = "audio_stream"
-RETRY_AFTER_S = 1
-ENROLLMENT_RETRY_AFTER_S = 2
-"""How soon a device waiting to be accepted asks again: accepted, it is admitted within
-this (its speech lands within 10 s of the click)."""
 READY_CHECK_TIMEOUT_S = 2.0
 RECEIVE_BYTES = 65536
 CLIENT_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -145,9 +140,7 @@ def _refusal(state: GatewayState, refusal: AdmissionRefused,
                        published=False, retryable=refusal.retryable)
     response.status_code = refusal.status
     if refusal.retryable:
-        response.headers["Retry-After"] = str(ENROLLMENT_RETRY_AFTER_S
-                                              if isinstance(refusal, EnrollmentPending)
-                                              else RETRY_AFTER_S)
+        response.headers["Retry-After"] = str(refusal.retry_after_s)
     response.headers.update(headers or {})
     return response
 
@@ -244,10 +237,7 @@ def _add_health_route(app: Flask, state: GatewayState) -> None:
         try:
             reply = state.health.take(request.stream.read(MAX_REPORT_BYTES + 1), device_id)
         except AdmissionRefused as refusal:
-            retry_after = getattr(refusal, "retry_after_s", None)
-            return _refusal(state, refusal,
-                            {"Retry-After": str(retry_after)} if retry_after else None,
-                            health=True)
+            return _refusal(state, refusal, health=True)
         state.metrics.health_reports.inc()
         return Response(reply.encode(), mimetype="application/json")
 

@@ -134,6 +134,8 @@ class AdmissionRefused(Refusal):
     body, `published: false`, and `retryable` when the same request may succeed later."""
 
     status = 400
+    retry_after_s = 1
+    """When `retryable`: how long the answer's Retry-After asks the client to wait."""
 
 
 class OriginForbidden(AdmissionRefused):
@@ -149,6 +151,9 @@ class EnrollmentPending(AdmissionRefused):
     operator (the enrollment topic). Retry after `Retry-After`; nothing was published."""
 
     code, status, retryable, transient = "enrollment_pending", 401, True, True
+    retry_after_s = 2
+    """Accepted, a device is admitted within this (its speech lands within 10 s of the
+    click)."""
 
 
 class UnknownKey(AdmissionRefused):

@@ -65,7 +65,7 @@ class HealthIntake:
             refusal = ReportTooFrequent(
                 f"at most one report per {self.rate.interval_s:g} s (bursts of "
                 f"{self.rate.burst}); nothing was stored, retry after {math.ceil(wait)} s")
-            refusal.retry_after_s = math.ceil(wait)  # type: ignore[attr-defined]
+            refusal.retry_after_s = math.ceil(wait)
             raise refusal
         received_ms = time.time_ns() // 1_000_000
         self._write(DeviceHealth(report, self._gateway_id, received_ms))
