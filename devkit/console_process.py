@@ -73,9 +73,9 @@ class ConsoleProcess:
              body: dict[str, Any] | None = None) -> requests.Response:
         """One API request; a change (POST, PUT) always goes as JSON, as the page sends it."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        change = method != "GET"
         return requests.request(method, f"{self.url}{path}", headers=headers,
-                                json=body if body is not None or method == "GET" else {},
-                                timeout=20)
+                                json=(body or {}) if change else None, timeout=20)
 
     def stop(self) -> int:
         return self.process.stop(grace_s=10) if self.process else 0

@@ -63,16 +63,15 @@ class IdentityBook:
         return sorted(waiting, key=lambda r: r.first_seen_ms)
 
     def enrollments_view(self) -> list[dict[str, Any]]:
-        with self._lock:
-            waiting = [r for r in self._requests.values() if self._waiting(r)]
-            views = []
-            for request in sorted(waiting, key=lambda r: r.first_seen_ms):
-                known = self._identities.get(request.device_id)
-                conflict = known is not None and known.status == ACCEPTED
-                views.append({**request.view(), "conflict": conflict,
-                              "accepted_thumbprint": known.thumbprint if conflict and known
-                              else None})
-            return views
+        """`waiting()` as the API shows it, each with whether it is a conflict."""
+        views = []
+        for request in self.waiting():
+            known = self.identity(request.device_id)
+            conflict = known is not None and known.status == ACCEPTED
+            views.append({**request.view(), "conflict": conflict,
+                          "accepted_thumbprint": known.thumbprint if known and conflict
+                          else None})
+        return views
 
     def codes(self) -> list[JoinCode]:
         with self._lock:
