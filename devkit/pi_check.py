@@ -41,7 +41,7 @@ from devkit.agent_process import account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader
-from devkit.speech import loud_bounds, phrases_with_pauses
+from devkit.speech import loud_spans, phrases_with_pauses
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -183,8 +183,7 @@ def send_speech(arch: str, where: Path, log: Path) -> Step:
         gateway = GatewayProcess(workdir, broker.bootstrap, TOPIC).start()
         try:
             speech, spoken = phrases_with_pauses(PHRASES, pause_s=1.5, seed=3)
-            spans = [(start + loud_bounds(speech[start:end])[0],
-                      start + loud_bounds(speech[start:end])[1]) for start, end in spoken]
+            spans = loud_spans(speech, spoken)
             write_wav(where / "tmp" / "speech.wav", speech)
             device = f"pi-{arch}"
             ok, _, tail = run(in_chroot(where, f"/opt/edge-audio-ingress/bin/device-agent send "

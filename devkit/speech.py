@@ -72,3 +72,13 @@ def loud_bounds(pcm: bytes, threshold: int = 600) -> tuple[int, int]:
     samples = memoryview(pcm).cast("h")
     loud = [i for i, s in enumerate(samples) if abs(s) > threshold]
     return loud[0] * 2, (loud[-1] + 1) * 2
+
+
+def loud_spans(signal: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each phrase's byte range in `signal` without espeak-ng's own silence around it: what
+    a record must hold to hold the phrase whole (`devkit.agent_process.account`)."""
+    tight = []
+    for start, end in spans:
+        first, last = loud_bounds(signal[start:end])
+        tight.append((start + first, start + last))
+    return tight

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from devkit import netns
-from devkit.agent_process import write_wav
+from devkit.agent_process import account, write_wav
 from devkit.broker import Broker
 from devkit.gateway_process import GatewayProcess
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.ports import free_port
 from devkit.processes import ChildProcess
-from devkit.speech import phrases_with_pauses
+from devkit.speech import loud_spans, phrases_with_pauses
 from devkit.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not netns.available(), reason="needs root and iproute2")
@@ -57,7 +57,7 @@ def _records(reader: KafkaReader) -> list[ReadEvent]:
 def test_an_agent_finds_its_gateway_by_mdns_waits_and_resumes(
         broker: Broker, tmp_path: Path, other_host: netns.LinkedHost) -> None:
     broker.create_topic(TOPIC, 1)
-    speech, _ = phrases_with_pauses(PHRASES, pause_s=2.5)
+    speech, spoken = phrases_with_pauses(PHRASES, pause_s=2.5)
     wav = write_wav(tmp_path / "far.wav", speech)
     port = free_port()
     settings = {"GATEWAY_ID": "gw-hall", "GATEWAY_ANNOUNCE": "auto"}
@@ -82,6 +82,8 @@ def test_an_agent_finds_its_gateway_by_mdns_waits_and_resumes(
         records = _records(reader)
         assert len(records) == len(PHRASES), "a phrase lost or delivered twice"
         assert len({r.headers["segment_id"] for r in records}) == len(PHRASES)
+        counted = account(speech, loud_spans(speech, spoken), records)
+        assert counted.exact, counted.table("pi-far, across the gateway's absence")
         agent.stop()
         # started again, it prefers the gateway it used last, and says so
         again = _agent(other_host, tmp_path, "silence", 2)

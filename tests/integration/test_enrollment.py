@@ -24,7 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from selenium.webdriver.common.by import By
 
-from devkit.agent_process import AgentProcess, write_wav
+from devkit.agent_process import AgentProcess, account, write_wav
 from devkit.broker import Broker
 from devkit.browser import find_browser, headless_chromium
 from devkit.console_process import ConsoleProcess
@@ -32,7 +32,7 @@ from devkit.gateway_process import GatewayProcess
 from devkit.health_reports import sample_report
 from devkit.kafka_reader import KafkaReader, ReadEvent
 from devkit.log_audit import remember_secret
-from devkit.speech import phrases_with_pauses
+from devkit.speech import loud_spans, phrases_with_pauses
 from devkit.waiting import wait_for
 from edge_gateway.provisioning import issue_token, write_key_pair
 from ingress_common.auth import DEVICE_AUDIENCE, OPERATOR_AUDIENCE
@@ -113,7 +113,7 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def test_a_new_device_waits_is_accepted_and_what_it_heard_lands_once(stack: Stack) -> None:
-    speech, _ = phrases_with_pauses(PHRASES, pause_s=1.5)
+    speech, spoken = phrases_with_pauses(PHRASES, pause_s=1.5)
     wav = write_wav(stack.workdir / "kitchen.wav", speech)
     started = time.monotonic()
     agent = stack.agent("pi-kitchen", f"wav:{wav}")
@@ -140,6 +140,8 @@ def test_a_new_device_waits_is_accepted_and_what_it_heard_lands_once(stack: Stac
     assert len(records) == len(PHRASES) and len(set(segment_ids)) == len(PHRASES)
     for record in records:
         assert len(record.pcm) >= int(0.8 * BYTES_PER_SECOND), "a phrase arrived clipped"
+    counted = account(speech, loud_spans(speech, spoken), records)
+    assert counted.exact, counted.table("pi-kitchen, heard while waiting")
     assert "pi-kitchen" not in stack.waiting()
     audit = stack.console.process.log_text() if stack.console.process else ""
     assert "enrollment accepted" in audit and "alice" in audit
